@@ -1,0 +1,186 @@
+"""ollamakit: a fast, complete and dependable Ollama client.
+
+``import ollamakit as ollama`` works as a drop-in for the official package::
+
+    import ollamakit as ollama
+
+    response = ollama.chat("llama3.2", messages=[{"role": "user", "content": "Hi"}])
+    print(response.message.content)
+
+The module-level functions (``chat``, ``generate``, ``list``, ...) use a default
+:class:`Client` created on first use from ``OLLAMA_HOST`` / ``OLLAMA_API_KEY``, never at import.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ._client import AsyncClient, Client
+from ._errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConnectionError,
+    IncompleteStreamError,
+    InternalServerError,
+    ModelfileError,
+    NotFoundError,
+    OllamaError,
+    ParseError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitError,
+    RequestError,
+    ResponseError,
+    ServerBusyError,
+    StreamError,
+    TimeoutError,
+    TransportError,
+)
+from ._stream import AsyncStream, Stream
+from ._types import (
+    ChatResponse,
+    EmbeddingsResponse,
+    EmbedResponse,
+    GenerateResponse,
+    Image,
+    ListResponse,
+    Logprob,
+    Message,
+    ModelDetails,
+    Options,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+    SubscriptableBaseModel,
+    TokenLogprob,
+    Tool,
+    ToolCall,
+    VersionResponse,
+    WebFetchResponse,
+    WebSearchResponse,
+    WebSearchResult,
+)
+from ._version import __version__
+
+__all__ = [
+    "AsyncClient",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatResponse",
+    "Client",
+    "ConnectionError",
+    "EmbedResponse",
+    "EmbeddingsResponse",
+    "GenerateResponse",
+    "Image",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "ListResponse",
+    "Logprob",
+    "Message",
+    "ModelDetails",
+    "ModelfileError",
+    "NotFoundError",
+    "OllamaError",
+    "Options",
+    "ParseError",
+    "PermissionDeniedError",
+    "ProcessResponse",
+    "ProgressResponse",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestError",
+    "ResponseError",
+    "ServerBusyError",
+    "ShowResponse",
+    "StatusResponse",
+    "Stream",
+    "StreamError",
+    "SubscriptableBaseModel",
+    "TimeoutError",
+    "TokenLogprob",
+    "Tool",
+    "ToolCall",
+    "TransportError",
+    "VersionResponse",
+    "WebFetchResponse",
+    "WebSearchResponse",
+    "WebSearchResult",
+    "__version__",
+]
+
+_CLIENT_FUNCTIONS = frozenset(
+    {
+        "chat",
+        "copy",
+        "create",
+        "delete",
+        "embed",
+        "embeddings",
+        "generate",
+        "list",
+        "ps",
+        "pull",
+        "push",
+        "show",
+        "version",
+    }
+)
+
+_default_client: Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The client behind the module-level functions, created on first use."""
+    global _default_client
+    if _default_client is None:
+        with _default_lock:
+            if _default_client is None:
+                _default_client = Client()
+    return _default_client
+
+
+def _module_function(name: str) -> Any:
+    import inspect
+
+    method = getattr(Client, name)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(default_client(), name)(*args, **kwargs)
+
+    signature = inspect.signature(method)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = method.__doc__
+    call.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=tuple(signature.parameters.values())[1:]
+    )
+    return call
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_FUNCTIONS:
+        function = _module_function(name)
+        globals()[name] = function
+        return function
+    raise AttributeError(f"module 'ollamakit' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    _typed = Client()
+    chat = _typed.chat
+    copy = _typed.copy
+    create = _typed.create
+    delete = _typed.delete
+    embed = _typed.embed
+    embeddings = _typed.embeddings
+    generate = _typed.generate
+    list = _typed.list
+    ps = _typed.ps
+    pull = _typed.pull
+    push = _typed.push
+    show = _typed.show
+    version = _typed.version

@@ -1,0 +1,1205 @@
+"""``Client`` and ``AsyncClient``: one thin method per Ollama endpoint.
+
+Each method builds its request with code shared by both classes (:class:`_BaseClient`, no I/O),
+hands it to the network layer (:mod:`ollamakit._http`) and decodes the answer with shared code.
+The two classes differ only where they wait.
+
+Signatures, parameter order and defaults match the official ``ollama`` package; everything
+added (``timeout=``, ``verbose=``, ``truncate=``, ...) is a new keyword argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+import msgspec
+
+from ._errors import RequestError
+from ._images import encode_images
+from ._types import (
+    NOT_GIVEN,
+    ChatResponse,
+    EmbeddingsResponse,
+    EmbedResponse,
+    GenerateResponse,
+    ListResponse,
+    Message,
+    Options,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+    SubscriptableBaseModel,
+    Tool,
+    VersionResponse,
+    decode_response,
+)
+from .names import check_model_name
+
+if TYPE_CHECKING:
+    from ._http import AsyncHTTP, SyncHTTP
+    from ._stream import AsyncStream, Stream
+
+__all__ = ["AsyncClient", "Client"]
+
+R = TypeVar("R", bound=SubscriptableBaseModel)
+
+JsonSchema = dict[str, Any]
+Format = Literal["", "json"] | JsonSchema | None
+ThinkOption = bool | Literal["low", "medium", "high", "max"] | None
+OptionsArg = Mapping[str, Any] | Options | None
+MessagesArg = Sequence[Mapping[str, Any] | Message] | None
+ToolsArg = Sequence[Mapping[str, Any] | Tool | Callable[..., Any]] | None
+KeepAliveArg = float | str | None
+
+
+@dataclass(slots=True)
+class _Call:
+    """A request ready to send: what the shared builders hand to the network layer."""
+
+    method: str
+    path: str
+    cls: type[Any]
+    body: bytes | None = None
+    stream: bool = False
+    timeout: Any = NOT_GIVEN
+    result: Callable[[Any], Any] | None = field(default=None)
+
+
+def _to_wire(value: Any) -> Any:
+    """Our models and nested containers as plain JSON values (None fields dropped)."""
+    if isinstance(value, SubscriptableBaseModel):
+        return value.model_dump(exclude_none=True)
+    if isinstance(value, Mapping):
+        return {key: _to_wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_wire(item) for item in value]
+    return value
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    try:
+        return msgspec.json.encode({key: value for key, value in body.items() if value is not None})
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise RequestError(f"request is not JSON-serialisable: {exc}") from None
+
+
+def _options(options: OptionsArg) -> Any:
+    if options is None:
+        return None
+    if isinstance(options, Options):
+        return options.model_dump(exclude_none=True)
+    if isinstance(options, Mapping):
+        return options  # passed through untouched, unknown keys included
+    raise RequestError(f"options must be a dict or ollamakit.Options, not {type(options).__name__}")
+
+
+def _message(message: Mapping[str, Any] | Message) -> dict[str, Any]:
+    if isinstance(message, Message):
+        wire: dict[str, Any] = message.model_dump(exclude_none=True)
+        images = message.images
+    elif isinstance(message, Mapping):
+        wire = {key: _to_wire(value) for key, value in message.items() if value is not None}
+        images = message.get("images")
+    else:
+        raise RequestError(
+            f"each message must be a dict or ollamakit.Message, not {type(message).__name__}"
+        )
+    if "role" not in wire:
+        raise RequestError(f"message without a role: {wire!r}")
+    if images is not None:
+        wire["images"] = encode_images(images)
+    return wire
+
+
+def _messages(messages: MessagesArg) -> list[dict[str, Any]] | None:
+    if messages is None:
+        return None
+    if isinstance(messages, str | bytes | Mapping | Message):
+        raise RequestError("messages must be a list of messages, e.g. [{'role': 'user', ...}]")
+    return [_message(message) for message in messages]
+
+
+def _tools(tools: ToolsArg) -> list[Any] | None:
+    if tools is None:
+        return None
+    from ._tools import tool_schemas
+
+    return tool_schemas(tools)
+
+
+def _model(model: str) -> str:
+    if not isinstance(model, str):
+        raise RequestError(f"model must be a string, not {type(model).__name__}")
+    check_model_name(model)
+    return model
+
+
+def _status(_: Any) -> StatusResponse:
+    return StatusResponse(status="success")
+
+
+class _BaseClient:
+    """Request building and response decoding shared by Client and AsyncClient. No I/O."""
+
+    _http: SyncHTTP | AsyncHTTP
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(host={self._http.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The server address in use, e.g. ``http://127.0.0.1:11434``."""
+        return self._http.base_url
+
+    # -- builders ---------------------------------------------------------------------------
+
+    def _generate_call(
+        self,
+        model: str,
+        prompt: str | None,
+        suffix: str | None,
+        *,
+        system: str | None,
+        template: str | None,
+        context: Sequence[int] | None,
+        stream: bool,
+        think: ThinkOption,
+        logprobs: bool | None,
+        top_logprobs: int | None,
+        raw: bool | None,
+        format: Format,
+        images: Any,
+        options: OptionsArg,
+        keep_alive: KeepAliveArg,
+        width: int | None,
+        height: int | None,
+        steps: int | None,
+        truncate: bool | None,
+        shift: bool | None,
+        timeout: Any,
+    ) -> _Call:
+        body = {
+            "model": _model(model),
+            "prompt": prompt,
+            "suffix": suffix,
+            "system": system,
+            "template": template,
+            "context": list(context) if context is not None else None,
+            "stream": stream,
+            "think": think,
+            "logprobs": logprobs,
+            "top_logprobs": top_logprobs,
+            "raw": raw,
+            "format": format,
+            "images": encode_images(images) or None,
+            "options": _options(options),
+            "keep_alive": keep_alive,
+            "width": width,
+            "height": height,
+            "steps": steps,
+            "truncate": truncate,
+            "shift": shift,
+        }
+        return _Call("POST", "/api/generate", GenerateResponse, _encode(body), stream, timeout)
+
+    def _chat_call(
+        self,
+        model: str,
+        messages: MessagesArg,
+        *,
+        tools: ToolsArg,
+        stream: bool,
+        think: ThinkOption,
+        logprobs: bool | None,
+        top_logprobs: int | None,
+        format: Format,
+        options: OptionsArg,
+        keep_alive: KeepAliveArg,
+        truncate: bool | None,
+        shift: bool | None,
+        timeout: Any,
+    ) -> _Call:
+        body = {
+            "model": _model(model),
+            "messages": _messages(messages) or [],
+            "tools": _tools(tools),
+            "stream": stream,
+            "think": think,
+            "logprobs": logprobs,
+            "top_logprobs": top_logprobs,
+            "format": format,
+            "options": _options(options),
+            "keep_alive": keep_alive,
+            "truncate": truncate,
+            "shift": shift,
+        }
+        return _Call("POST", "/api/chat", ChatResponse, _encode(body), stream, timeout)
+
+    def _embed_call(
+        self,
+        model: str,
+        input: str | Sequence[str],
+        truncate: bool | None,
+        options: OptionsArg,
+        keep_alive: KeepAliveArg,
+        dimensions: int | None,
+        timeout: Any,
+    ) -> _Call:
+        if not isinstance(input, str):
+            input = list(input)
+        body = {
+            "model": _model(model),
+            "input": input,
+            "truncate": truncate,
+            "options": _options(options),
+            "keep_alive": keep_alive,
+            "dimensions": dimensions,
+        }
+        return _Call("POST", "/api/embed", EmbedResponse, _encode(body), timeout=timeout)
+
+    def _embeddings_call(
+        self,
+        model: str,
+        prompt: str | None,
+        options: OptionsArg,
+        keep_alive: KeepAliveArg,
+        timeout: Any,
+    ) -> _Call:
+        body = {
+            "model": _model(model),
+            "prompt": prompt,
+            "options": _options(options),
+            "keep_alive": keep_alive,
+        }
+        return _Call("POST", "/api/embeddings", EmbeddingsResponse, _encode(body), timeout=timeout)
+
+    def _transfer_call(
+        self, path: str, model: str, insecure: bool, stream: bool, timeout: Any
+    ) -> _Call:
+        body = {"model": _model(model), "insecure": insecure or None, "stream": stream}
+        return _Call("POST", path, ProgressResponse, _encode(body), stream, timeout)
+
+    def _create_call(
+        self,
+        model: str,
+        quantize: str | None,
+        from_: str | None,
+        files: Mapping[str, str] | None,
+        adapters: Mapping[str, str] | None,
+        template: str | None,
+        license: str | Sequence[str] | None,
+        system: str | None,
+        parameters: OptionsArg,
+        messages: MessagesArg,
+        stream: bool,
+        timeout: Any,
+    ) -> _Call:
+        body = {
+            "model": _model(model),
+            "stream": stream,
+            "quantize": quantize,
+            "from": from_,
+            "files": dict(files) if files is not None else None,
+            "adapters": dict(adapters) if adapters is not None else None,
+            "template": template,
+            "license": license if isinstance(license, str | None) else list(license),
+            "system": system,
+            "parameters": _options(parameters),
+            "messages": _messages(messages),
+        }
+        return _Call("POST", "/api/create", ProgressResponse, _encode(body), stream, timeout)
+
+    def _show_call(self, model: str, verbose: bool | None, timeout: Any) -> _Call:
+        body = {"model": _model(model), "verbose": verbose}
+        return _Call("POST", "/api/show", ShowResponse, _encode(body), timeout=timeout)
+
+    def _copy_call(self, source: str, destination: str, timeout: Any) -> _Call:
+        body = {"source": _model(source), "destination": _model(destination)}
+        return _Call(
+            "POST", "/api/copy", StatusResponse, _encode(body), timeout=timeout, result=_status
+        )
+
+    def _delete_call(self, model: str, timeout: Any) -> _Call:
+        body = {"model": _model(model)}
+        return _Call(
+            "DELETE", "/api/delete", StatusResponse, _encode(body), timeout=timeout, result=_status
+        )
+
+    @staticmethod
+    def _decode(call: _Call, content: bytes) -> Any:
+        if call.result is not None:
+            return call.result(content)
+        return decode_response(call.cls, content)
+
+
+class Client(_BaseClient):
+    """A blocking Ollama client.
+
+    ``host`` defaults to ``$OLLAMA_HOST`` (then ``http://127.0.0.1:11434``). ``timeout`` is
+    seconds, ``None`` (no limit) or an ``httpx.Timeout``; the default fails fast when the server
+    is unreachable (10 s connect) and allows 10 minutes between two bytes. ``retries`` (default
+    0) retries connection failures and 429/503 answers with backoff. Other keyword arguments
+    go to ``httpx.Client`` (``verify``, ``proxy``, ``transport``, ...).
+    """
+
+    _http: SyncHTTP
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
+        retries: int = 0,
+        **httpx_kwargs: Any,
+    ) -> None:
+        from ._http import SyncHTTP
+
+        if host is None:
+            import os
+
+            host = os.environ.get("OLLAMA_HOST")
+        self._http = SyncHTTP(
+            host,
+            timeout=timeout,
+            headers=headers,
+            follow_redirects=follow_redirects,
+            retries=retries,
+            httpx_kwargs=httpx_kwargs,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, call: _Call) -> Any:
+        timeout = call.timeout
+        if call.stream:
+            from ._stream import Stream
+
+            response = self._http.open_stream(
+                call.method, call.path, content=call.body, timeout=timeout
+            )
+            return Stream(response, call.cls, self._http.iter_body(response))
+        response = self._http.request(call.method, call.path, content=call.body, timeout=timeout)
+        return self._decode(call, response.content)
+
+    # -- generate ---------------------------------------------------------------------------
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> GenerateResponse: ...
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[True],
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> Stream[GenerateResponse]: ...
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> GenerateResponse | Stream[GenerateResponse]: ...
+
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> GenerateResponse | Stream[GenerateResponse]:
+        """Complete ``prompt`` (``POST /api/generate``). ``stream=True`` returns a Stream.
+
+        With no prompt the model is loaded and kept for ``keep_alive``; see :meth:`preload`.
+        """
+        call = self._generate_call(
+            model, prompt, suffix, system=system, template=template, context=context,
+            stream=stream, think=think, logprobs=logprobs, top_logprobs=top_logprobs, raw=raw,
+            format=format, images=images, options=options, keep_alive=keep_alive, width=width,
+            height=height, steps=steps, truncate=truncate, shift=shift, timeout=timeout,
+        )  # fmt: skip
+        return self._send(call)  # type: ignore[no-any-return]
+
+    # -- chat -------------------------------------------------------------------------------
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: Literal[False] = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> ChatResponse: ...
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: Literal[True],
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> Stream[ChatResponse]: ...
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> ChatResponse | Stream[ChatResponse]: ...
+
+    def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> ChatResponse | Stream[ChatResponse]:
+        """Chat (``POST /api/chat``). ``stream=True`` returns a Stream of chunks.
+
+        ``messages`` are dicts or :class:`Message` objects (a previous response's ``message``
+        can be appended as is); ``tools`` are dicts, :class:`Tool` objects or Python functions.
+        """
+        call = self._chat_call(
+            model, messages, tools=tools, stream=stream, think=think, logprobs=logprobs,
+            top_logprobs=top_logprobs, format=format, options=options, keep_alive=keep_alive,
+            truncate=truncate, shift=shift, timeout=timeout,
+        )  # fmt: skip
+        return self._send(call)  # type: ignore[no-any-return]
+
+    # -- embeddings -------------------------------------------------------------------------
+
+    def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        dimensions: int | None = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+    ) -> EmbedResponse:
+        """Embed one text or a list of texts (``POST /api/embed``); vectors are L2-normalised."""
+        call = self._embed_call(model, input, truncate, options, keep_alive, dimensions, timeout)
+        return self._send(call)  # type: ignore[no-any-return]
+
+    def embeddings(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+    ) -> EmbeddingsResponse:
+        """Legacy single-text embedding (``POST /api/embeddings``); prefer :meth:`embed`."""
+        call = self._embeddings_call(model, prompt, options, keep_alive, timeout)
+        return self._send(call)  # type: ignore[no-any-return]
+
+    # -- model management -------------------------------------------------------------------
+
+    @overload
+    def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[False] = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse: ...
+
+    @overload
+    def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[True],
+        timeout: Any = NOT_GIVEN,
+    ) -> Stream[ProgressResponse]: ...
+
+    @overload
+    def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | Stream[ProgressResponse]: ...
+
+    def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | Stream[ProgressResponse]:
+        """Download a model from its registry (``POST /api/pull``)."""
+        call = self._transfer_call("/api/pull", model, insecure, stream, timeout)
+        return self._send(call)  # type: ignore[no-any-return]
+
+    @overload
+    def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[False] = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse: ...
+
+    @overload
+    def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[True],
+        timeout: Any = NOT_GIVEN,
+    ) -> Stream[ProgressResponse]: ...
+
+    @overload
+    def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | Stream[ProgressResponse]: ...
+
+    def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | Stream[ProgressResponse]:
+        """Upload a model to its registry (``POST /api/push``)."""
+        call = self._transfer_call("/api/push", model, insecure, stream, timeout)
+        return self._send(call)  # type: ignore[no-any-return]
+
+    def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg = None,
+        messages: MessagesArg = None,
+        *,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> Any:
+        """Create a model (``POST /api/create``) from an existing one or uploaded blobs."""
+        call = self._create_call(
+            model, quantize, from_, files, adapters, template, license, system, parameters,
+            messages, stream, timeout,
+        )  # fmt: skip
+        return self._send(call)
+
+    def list(self, *, timeout: Any = NOT_GIVEN) -> ListResponse:
+        """Models in the local store (``GET /api/tags``)."""
+        return self._send(_Call("GET", "/api/tags", ListResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    def show(
+        self, model: str, *, verbose: bool | None = None, timeout: Any = NOT_GIVEN
+    ) -> ShowResponse:
+        """Details of a model (``POST /api/show``); ``verbose`` includes long metadata arrays."""
+        return self._send(self._show_call(model, verbose, timeout))  # type: ignore[no-any-return]
+
+    def ps(self, *, timeout: Any = NOT_GIVEN) -> ProcessResponse:
+        """Models loaded in memory (``GET /api/ps``)."""
+        return self._send(_Call("GET", "/api/ps", ProcessResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    def copy(self, source: str, destination: str, *, timeout: Any = NOT_GIVEN) -> StatusResponse:
+        """Copy a model under a new name (``POST /api/copy``)."""
+        return self._send(self._copy_call(source, destination, timeout))  # type: ignore[no-any-return]
+
+    def delete(self, model: str, *, timeout: Any = NOT_GIVEN) -> StatusResponse:
+        """Delete a model (``DELETE /api/delete``)."""
+        return self._send(self._delete_call(model, timeout))  # type: ignore[no-any-return]
+
+    def version(self, *, timeout: Any = NOT_GIVEN) -> VersionResponse:
+        """The server's version (``GET /api/version``)."""
+        return self._send(_Call("GET", "/api/version", VersionResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+
+class AsyncClient(_BaseClient):
+    """The asyncio twin of :class:`Client`: same arguments, every method is a coroutine.
+
+    One instance can be shared by many tasks, and reused across ``asyncio.run`` calls.
+    """
+
+    _http: AsyncHTTP
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
+        retries: int = 0,
+        **httpx_kwargs: Any,
+    ) -> None:
+        from ._http import AsyncHTTP
+
+        if host is None:
+            import os
+
+            host = os.environ.get("OLLAMA_HOST")
+        self._http = AsyncHTTP(
+            host,
+            timeout=timeout,
+            headers=headers,
+            follow_redirects=follow_redirects,
+            retries=retries,
+            httpx_kwargs=httpx_kwargs,
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._http.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _send(self, call: _Call) -> Any:
+        timeout = call.timeout
+        if call.stream:
+            from ._stream import AsyncStream
+
+            response = await self._http.open_stream(
+                call.method, call.path, content=call.body, timeout=timeout
+            )
+            return AsyncStream(response, call.cls, self._http.iter_body(response))
+        response = await self._http.request(
+            call.method, call.path, content=call.body, timeout=timeout
+        )
+        return self._decode(call, response.content)
+
+    # -- generate ---------------------------------------------------------------------------
+
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> GenerateResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[True],
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> AsyncStream[GenerateResponse]: ...
+
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> GenerateResponse | AsyncStream[GenerateResponse]: ...
+
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format = None,
+        images: Any = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> GenerateResponse | AsyncStream[GenerateResponse]:
+        """Complete ``prompt`` (``POST /api/generate``). ``stream=True`` returns an AsyncStream."""
+        call = self._generate_call(
+            model, prompt, suffix, system=system, template=template, context=context,
+            stream=stream, think=think, logprobs=logprobs, top_logprobs=top_logprobs, raw=raw,
+            format=format, images=images, options=options, keep_alive=keep_alive, width=width,
+            height=height, steps=steps, truncate=truncate, shift=shift, timeout=timeout,
+        )  # fmt: skip
+        return await self._send(call)  # type: ignore[no-any-return]
+
+    # -- chat -------------------------------------------------------------------------------
+
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: Literal[False] = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> ChatResponse: ...
+
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: Literal[True],
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> AsyncStream[ChatResponse]: ...
+
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> ChatResponse | AsyncStream[ChatResponse]: ...
+
+    async def chat(
+        self,
+        model: str = "",
+        messages: MessagesArg = None,
+        *,
+        tools: ToolsArg = None,
+        stream: bool = False,
+        think: ThinkOption = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+        timeout: Any = NOT_GIVEN,
+    ) -> ChatResponse | AsyncStream[ChatResponse]:
+        """Chat (``POST /api/chat``). ``stream=True`` returns an AsyncStream of chunks."""
+        call = self._chat_call(
+            model, messages, tools=tools, stream=stream, think=think, logprobs=logprobs,
+            top_logprobs=top_logprobs, format=format, options=options, keep_alive=keep_alive,
+            truncate=truncate, shift=shift, timeout=timeout,
+        )  # fmt: skip
+        return await self._send(call)  # type: ignore[no-any-return]
+
+    # -- embeddings -------------------------------------------------------------------------
+
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        dimensions: int | None = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+    ) -> EmbedResponse:
+        """Embed one text or a list of texts (``POST /api/embed``)."""
+        call = self._embed_call(model, input, truncate, options, keep_alive, dimensions, timeout)
+        return await self._send(call)  # type: ignore[no-any-return]
+
+    async def embeddings(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAliveArg = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+    ) -> EmbeddingsResponse:
+        """Legacy single-text embedding (``POST /api/embeddings``); prefer :meth:`embed`."""
+        call = self._embeddings_call(model, prompt, options, keep_alive, timeout)
+        return await self._send(call)  # type: ignore[no-any-return]
+
+    # -- model management -------------------------------------------------------------------
+
+    @overload
+    async def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[False] = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse: ...
+
+    @overload
+    async def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[True],
+        timeout: Any = NOT_GIVEN,
+    ) -> AsyncStream[ProgressResponse]: ...
+
+    @overload
+    async def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
+
+    async def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+        """Download a model from its registry (``POST /api/pull``)."""
+        call = self._transfer_call("/api/pull", model, insecure, stream, timeout)
+        return await self._send(call)  # type: ignore[no-any-return]
+
+    @overload
+    async def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[False] = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse: ...
+
+    @overload
+    async def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[True],
+        timeout: Any = NOT_GIVEN,
+    ) -> AsyncStream[ProgressResponse]: ...
+
+    @overload
+    async def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
+
+    async def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+        """Upload a model to its registry (``POST /api/push``)."""
+        call = self._transfer_call("/api/push", model, insecure, stream, timeout)
+        return await self._send(call)  # type: ignore[no-any-return]
+
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg = None,
+        messages: MessagesArg = None,
+        *,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+    ) -> Any:
+        """Create a model (``POST /api/create``) from an existing one or uploaded blobs."""
+        call = self._create_call(
+            model, quantize, from_, files, adapters, template, license, system, parameters,
+            messages, stream, timeout,
+        )  # fmt: skip
+        return await self._send(call)
+
+    async def list(self, *, timeout: Any = NOT_GIVEN) -> ListResponse:
+        """Models in the local store (``GET /api/tags``)."""
+        return await self._send(_Call("GET", "/api/tags", ListResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    async def show(
+        self, model: str, *, verbose: bool | None = None, timeout: Any = NOT_GIVEN
+    ) -> ShowResponse:
+        """Details of a model (``POST /api/show``)."""
+        return await self._send(self._show_call(model, verbose, timeout))  # type: ignore[no-any-return]
+
+    async def ps(self, *, timeout: Any = NOT_GIVEN) -> ProcessResponse:
+        """Models loaded in memory (``GET /api/ps``)."""
+        return await self._send(_Call("GET", "/api/ps", ProcessResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    async def copy(
+        self, source: str, destination: str, *, timeout: Any = NOT_GIVEN
+    ) -> StatusResponse:
+        """Copy a model under a new name (``POST /api/copy``)."""
+        return await self._send(self._copy_call(source, destination, timeout))  # type: ignore[no-any-return]
+
+    async def delete(self, model: str, *, timeout: Any = NOT_GIVEN) -> StatusResponse:
+        """Delete a model (``DELETE /api/delete``)."""
+        return await self._send(self._delete_call(model, timeout))  # type: ignore[no-any-return]
+
+    async def version(self, *, timeout: Any = NOT_GIVEN) -> VersionResponse:
+        """The server's version (``GET /api/version``)."""
+        return await self._send(_Call("GET", "/api/version", VersionResponse, timeout=timeout))  # type: ignore[no-any-return]

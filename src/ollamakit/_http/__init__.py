@@ -1,0 +1,358 @@
+"""The network layer: the only code in ollamakit that talks HTTP.
+
+It owns the base URL, default headers and auth, timeouts, opt-in retries, the choice of
+transport, and the mapping of every transport failure to ollamakit's error tree. The sync and
+async senders differ only where they wait; everything else is in :class:`_HTTPBase`.
+
+httpx is the user-facing HTTP layer (so ``Client(verify=..., proxy=..., transport=...)`` works
+as with the official package); by default the bytes travel through faster transports
+(urllib3 for sync, aiohttp for async) unless the caller configured the transport themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import random
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from .._errors import (
+    CONNECTION_HINT,
+    ConnectionError,
+    IncompleteStreamError,
+    OllamaError,
+    ProtocolError,
+    RequestError,
+    ResponseError,
+    TimeoutError,
+    TransportError,
+    response_error,
+)
+from .._host import HostConfig, api_key_from_env, parse_host
+from .._types import NOT_GIVEN
+from .._version import __version__
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
+    "AsyncHTTP",
+    "SyncHTTP",
+    "map_transport_error",
+]
+
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0)
+"""Fail fast on a dead host; allow ten minutes between two bytes (a slow model load)."""
+
+# Passing any of these means the caller wants httpx's own transport configured their way.
+_TRANSPORT_OPTIONS = frozenset(
+    {"transport", "verify", "cert", "proxy", "proxies", "http1", "http2", "limits", "mounts"}
+)
+_RETRY_STATUSES = frozenset({429, 503})
+_MAX_BACKOFF = 8.0
+_MAX_RETRY_AFTER = 60.0
+_LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
+
+
+def user_agent() -> str:
+    return (
+        f"ollamakit/{__version__} ({platform.machine()} {platform.system().lower()}) "
+        f"Python/{platform.python_version()}"
+    )
+
+
+def _as_timeout(value: Any) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is None:
+        return httpx.Timeout(None)
+    if isinstance(value, int | float):
+        return httpx.Timeout(float(value), connect=min(float(value), DEFAULT_TIMEOUT.connect or 10))
+    if isinstance(value, tuple):
+        return httpx.Timeout(*value)
+    raise RequestError(f"timeout must be a number of seconds, None or httpx.Timeout, not {value!r}")
+
+
+def map_transport_error(exc: BaseException, base_url: str, *, streaming: bool) -> OllamaError:
+    """Translate an httpx exception into ollamakit's error tree."""
+    if isinstance(exc, OllamaError):
+        return exc
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+        if isinstance(exc, httpx.WriteTimeout | httpx.PoolTimeout):
+            kind = "write" if isinstance(exc, httpx.WriteTimeout) else "pool"
+        return TimeoutError(f"{kind} timeout talking to {base_url}: {message}")
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectionError(f"{CONNECTION_HINT.format(url=base_url)} ({message})")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        if streaming:
+            return IncompleteStreamError(
+                f"the connection to {base_url} closed before the stream finished ({message})"
+            )
+        return ProtocolError(f"the server at {base_url} closed the connection: {message}")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return RequestError(f"invalid URL: {message}")
+    if isinstance(exc, httpx.TooManyRedirects | httpx.DecodingError | httpx.ProtocolError):
+        return ProtocolError(message)
+    if isinstance(exc, httpx.HTTPError):
+        return TransportError(message)
+    if isinstance(exc, OSError):
+        return ConnectionError(f"{CONNECTION_HINT.format(url=base_url)} ({exc})")
+    return TransportError(f"{type(exc).__name__}: {message}")
+
+
+def _error_from_response(response: httpx.Response, body: bytes) -> ResponseError:
+    text = body.decode("utf-8", "replace")
+    if not text:
+        text = response.reason_phrase or f"HTTP {response.status_code}"
+    return response_error(text, response.status_code, dict(response.headers))
+
+
+def _retry_delay(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, _MAX_RETRY_AFTER)
+    backoff = min(_MAX_BACKOFF, 0.5 * 2**attempt)
+    return float(backoff * (0.5 + random.random() / 2))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _is_retryable_transport_error(exc: BaseException) -> bool:
+    # Only failures where the request never reached the server are safe to repeat.
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+class _HTTPBase:
+    """Everything about sending a request that does not wait on the network."""
+
+    def __init__(
+        self,
+        host: str | None,
+        *,
+        timeout: Any,
+        headers: Mapping[str, str] | None,
+        follow_redirects: bool,
+        retries: int,
+        httpx_kwargs: dict[str, Any],
+    ) -> None:
+        self.host: HostConfig = parse_host(host)
+        self.base_url = self.host.base_url
+        self.timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else _as_timeout(timeout)
+        if retries < 0:
+            raise RequestError("retries must be >= 0")
+        self.retries = retries
+        self.follow_redirects = follow_redirects
+        self.default_headers = self._headers(headers)
+        self.httpx_kwargs = dict(httpx_kwargs)
+        if self.host.auth is not None and "auth" not in self.httpx_kwargs:
+            self.httpx_kwargs["auth"] = httpx.BasicAuth(*self.host.auth)
+        self.uses_own_transport = not (_TRANSPORT_OPTIONS & self.httpx_kwargs.keys())
+
+    def _headers(self, user_headers: Mapping[str, str] | None) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": user_agent(),
+        }
+        user = {key.lower(): value for key, value in (user_headers or {}).items()}
+        headers = {key: value for key, value in headers.items() if key.lower() not in user}
+        headers.update({key: value for key, value in user.items() if value is not None})
+        if "authorization" not in user and self.host.auth is None:
+            key = api_key_from_env()
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _client_kwargs(self, transport: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": self.default_headers,
+            "timeout": self.timeout,
+            "follow_redirects": self.follow_redirects,
+        }
+        kwargs.update(self.httpx_kwargs)
+        if self.uses_own_transport:
+            kwargs["transport"] = transport
+            if self.host.is_loopback and kwargs.get("trust_env", True):
+                # System proxies must not capture a local server (a proxy answering 502 for
+                # localhost is a classic failure); route loopback straight to the transport.
+                kwargs["mounts"] = dict.fromkeys(_LOOPBACK_PATTERNS, transport)
+        return kwargs
+
+    def build_request(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        url: str,
+        *,
+        content: Any = None,
+        timeout: Any = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        extra: dict[str, Any] = {}
+        if timeout is not NOT_GIVEN:
+            extra["timeout"] = _as_timeout(timeout)
+        return client.build_request(method, url, content=content, headers=headers, **extra)
+
+    def has_authorization(self) -> bool:
+        return any(key.lower() == "authorization" for key in self.default_headers)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+
+class SyncHTTP(_HTTPBase):
+    """Blocking sender."""
+
+    def __init__(self, host: str | None, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        transport = None
+        if self.uses_own_transport:
+            from ._urllib3 import Urllib3Transport
+
+            transport = Urllib3Transport()
+        self.client = httpx.Client(**self._client_kwargs(transport))
+
+    def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = self.client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                if attempt < self.retries and _is_retryable_transport_error(exc):
+                    time.sleep(_retry_delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise map_transport_error(exc, self.base_url, streaming=False) from None
+            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
+                response.close()
+                time.sleep(_retry_delay(attempt, _retry_after(response)))
+                attempt += 1
+                continue
+            if response.is_success and stream:
+                return response
+            try:
+                body = response.read()
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, self.base_url, streaming=False) from None
+            finally:
+                response.close()
+            if not response.is_success:
+                raise _error_from_response(response, body)
+            return response
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: Any = None,
+        timeout: Any = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send and read the whole response; an error status raises :class:`ResponseError`."""
+        request = self.build_request(
+            self.client, method, url, content=content, timeout=timeout, headers=headers
+        )
+        return self._send(request, stream=False)
+
+    def open_stream(
+        self, method: str, url: str, *, content: Any = None, timeout: Any = NOT_GIVEN
+    ) -> httpx.Response:
+        """Send and return once the headers are in; the caller reads and closes the body."""
+        request = self.build_request(self.client, method, url, content=content, timeout=timeout)
+        return self._send(request, stream=True)
+
+    def iter_body(self, response: httpx.Response) -> Iterator[bytes]:
+        """The raw body chunks, with transport failures mapped to ollamakit errors."""
+        try:
+            yield from response.iter_raw()
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, self.base_url, streaming=True) from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncHTTP(_HTTPBase):
+    """Asyncio sender."""
+
+    def __init__(self, host: str | None, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        transport = None
+        if self.uses_own_transport:
+            from ._aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport()
+        self.client = httpx.AsyncClient(**self._client_kwargs(transport))
+
+    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = await self.client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                if attempt < self.retries and _is_retryable_transport_error(exc):
+                    await asyncio.sleep(_retry_delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise map_transport_error(exc, self.base_url, streaming=False) from None
+            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
+                await response.aclose()
+                await asyncio.sleep(_retry_delay(attempt, _retry_after(response)))
+                attempt += 1
+                continue
+            if response.is_success and stream:
+                return response
+            try:
+                body = await response.aread()
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, self.base_url, streaming=False) from None
+            finally:
+                await response.aclose()
+            if not response.is_success:
+                raise _error_from_response(response, body)
+            return response
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: Any = None,
+        timeout: Any = NOT_GIVEN,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        request = self.build_request(
+            self.client, method, url, content=content, timeout=timeout, headers=headers
+        )
+        return await self._send(request, stream=False)
+
+    async def open_stream(
+        self, method: str, url: str, *, content: Any = None, timeout: Any = NOT_GIVEN
+    ) -> httpx.Response:
+        request = self.build_request(self.client, method, url, content=content, timeout=timeout)
+        return await self._send(request, stream=True)
+
+    async def iter_body(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, self.base_url, streaming=True) from None
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,353 @@
+"""Streams: NDJSON records decoded as they arrive, closable, with a merged ``final()``.
+
+:class:`RecordDecoder` does all the work that needs no I/O (splitting bytes on ``b"\\n"`` only,
+skipping blank lines, raising on ``{"error": ...}`` records, merging the chunks); :class:`Stream`
+and :class:`AsyncStream` only pull bytes from the network and hand them over.
+
+Ollama sends one HTTP chunk per record, but a record may also arrive split across chunks or
+several per chunk; and Go leaves U+0085 and U+2028 raw inside JSON strings, so splitting with
+``str.splitlines`` (as ``iter_lines`` does) would cut records in half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import msgspec
+
+from ._errors import IncompleteStreamError, StreamError
+from ._types import (
+    ChatResponse,
+    GenerateResponse,
+    ProgressResponse,
+    SubscriptableBaseModel,
+    decode_response,
+    decoder_for,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["AsyncStream", "RecordDecoder", "Stream"]
+
+T = TypeVar("T", bound=SubscriptableBaseModel)
+_ERROR_KEY = b'"error"'
+
+
+class _Merger(Generic[T]):
+    """Accumulates the chunks of one stream into the response a non-streaming call returns."""
+
+    def __init__(self) -> None:
+        self.last: T | None = None
+
+    def add(self, item: T) -> bool:
+        """Record one chunk; True when it is the stream's final record."""
+        self.last = item
+        return isinstance(item, ProgressResponse) and item.status == "success"
+
+    def result(self) -> T | None:
+        return self.last
+
+
+class _ChatMerger(_Merger[ChatResponse]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.content: list[str] = []
+        self.thinking: list[str] = []
+        self.tool_calls: list[Any] = []
+        self.logprobs: list[Any] = []
+
+    def add(self, item: ChatResponse) -> bool:
+        self.last = item
+        message = item.message
+        if message.content:
+            self.content.append(message.content)
+        if message.thinking:
+            self.thinking.append(message.thinking)
+        if message.tool_calls:
+            self.tool_calls.extend(message.tool_calls)
+        if item.logprobs:
+            self.logprobs.extend(item.logprobs)
+        return bool(item.done)
+
+    def result(self) -> ChatResponse | None:
+        last = self.last
+        if last is None:
+            return None
+        message = last.message.model_copy(
+            update={
+                "content": "".join(self.content),
+                "thinking": "".join(self.thinking) or None,
+                "tool_calls": self.tool_calls or None,
+            }
+        )
+        return last.model_copy(update={"message": message, "logprobs": self.logprobs or None})
+
+
+class _GenerateMerger(_Merger[GenerateResponse]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.response: list[str] = []
+        self.thinking: list[str] = []
+        self.tool_calls: list[Any] = []
+        self.logprobs: list[Any] = []
+
+    def add(self, item: GenerateResponse) -> bool:
+        self.last = item
+        if item.response:
+            self.response.append(item.response)
+        if item.thinking:
+            self.thinking.append(item.thinking)
+        if item.tool_calls:
+            self.tool_calls.extend(item.tool_calls)
+        if item.logprobs:
+            self.logprobs.extend(item.logprobs)
+        return bool(item.done)
+
+    def result(self) -> GenerateResponse | None:
+        last = self.last
+        if last is None:
+            return None
+        return last.model_copy(
+            update={
+                "response": "".join(self.response),
+                "thinking": "".join(self.thinking) or None,
+                "tool_calls": self.tool_calls or None,
+                "logprobs": self.logprobs or None,
+            }
+        )
+
+
+def _merger_for(cls: type[T]) -> _Merger[T]:
+    if cls is ChatResponse:
+        return _ChatMerger()  # type: ignore[return-value]
+    if cls is GenerateResponse:
+        return _GenerateMerger()  # type: ignore[return-value]
+    return _Merger()
+
+
+class RecordDecoder(Generic[T]):
+    """Turns the bytes of an NDJSON body into typed records. No I/O."""
+
+    def __init__(self, cls: type[T]) -> None:
+        self.cls = cls
+        self._decode = decoder_for(cls).decode
+        self._buffer = b""
+        self.merger: _Merger[T] = _merger_for(cls)
+        self.finished = False
+
+    def feed(self, chunk: bytes) -> list[T]:
+        """The records completed by ``chunk`` (a trailing partial line is kept for later)."""
+        if self._buffer:
+            chunk = self._buffer + chunk
+        if b"\n" not in chunk:
+            self._buffer = chunk
+            return []
+        *lines, self._buffer = chunk.split(b"\n")
+        items: list[T] = []
+        add = self.merger.add
+        decode = self._decode
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            if _ERROR_KEY in line:
+                self._raise_if_error(line)
+            try:
+                item = decode(line)
+            except msgspec.ValidationError:
+                item = decode_response(self.cls, line)
+            except msgspec.DecodeError:
+                item = decode_response(self.cls, line)  # raises ProtocolError with the line
+            if add(item):
+                self.finished = True
+            items.append(item)
+        return items
+
+    def finish(self) -> list[T]:
+        """End of body: flush a last line without newline; raise if the final record is missing."""
+        items: list[T] = []
+        if self._buffer.strip():
+            items = self.feed(b"\n")
+        if not self.finished:
+            raise IncompleteStreamError(
+                "the stream ended before its final record (no done=true / status=success); "
+                "the server may have crashed or the connection was cut"
+            )
+        return items
+
+    def _raise_if_error(self, line: bytes) -> None:
+        try:
+            record = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            return
+        if isinstance(record, dict) and record.get("error"):
+            error = record["error"]
+            raise StreamError(
+                error if isinstance(error, str) else msgspec.json.encode(error).decode()
+            )
+
+    def final(self) -> T:
+        result = self.merger.result()
+        if result is None:
+            raise IncompleteStreamError("the stream produced no records")
+        return result
+
+
+class _StreamBase(Generic[T]):
+    def __init__(self, response: httpx.Response, cls: type[T]) -> None:
+        self.response = response
+        """The underlying ``httpx.Response`` (status, headers)."""
+        self._decoder = RecordDecoder(cls)
+        self._closed = False
+
+    @property
+    def finished(self) -> bool:
+        """True once the final record (``done`` / ``success``) has arrived."""
+        return self._decoder.finished
+
+
+class Stream(_StreamBase[T], Iterator[T]):
+    """A streamed response: iterate it for chunks; ``close()`` stops the generation.
+
+    Use it as a context manager to be sure the connection is released::
+
+        with client.chat(model, messages, stream=True) as stream:
+            for chunk in stream:
+                print(chunk.message.content, end="")
+        print(stream.final().eval_count)
+    """
+
+    def __init__(self, response: httpx.Response, cls: type[T], body: Iterator[bytes]) -> None:
+        super().__init__(response, cls)
+        self._iterator = self._records(body)
+
+    def _records(self, body: Iterator[bytes]) -> Generator[T, None, None]:
+        feed = self._decoder.feed
+        try:
+            for chunk in body:
+                items = feed(chunk)
+                if items:
+                    yield from items
+            yield from self._decoder.finish()
+        finally:
+            self._release()
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._iterator)
+
+    def _release(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.response.close()
+
+    def close(self) -> None:
+        """Stop reading and close the connection (Ollama stops generating)."""
+        self._iterator.close()
+        self._release()
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def final(self) -> T:
+        """Read what is left and return the merged response (content, thinking, tool calls)."""
+        for _ in self:
+            pass
+        return self._decoder.final()
+
+    def text(self) -> Iterator[str]:
+        """Just the text: message content for chat, ``response`` for generate."""
+        for item in self:
+            if isinstance(item, ChatResponse):
+                if item.message.content:
+                    yield item.message.content
+            elif isinstance(item, GenerateResponse) and item.response:
+                yield item.response
+
+
+class AsyncStream(_StreamBase[T], AsyncIterator[T]):
+    """The asyncio twin of :class:`Stream` (``async for``, ``async with``, ``await close()``)."""
+
+    def __init__(self, response: httpx.Response, cls: type[T], body: AsyncIterator[bytes]) -> None:
+        super().__init__(response, cls)
+        self._body = body
+        self._pending: list[T] = []
+        self._position = 0
+        self._exhausted = False
+
+    def __aiter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._position < len(self._pending):
+            item = self._pending[self._position]
+            self._position += 1
+            return item
+        if self._exhausted:
+            raise StopAsyncIteration
+        try:
+            while True:
+                try:
+                    chunk = await self._body.__anext__()
+                except StopAsyncIteration:
+                    self._exhausted = True
+                    self._pending = self._decoder.finish()
+                    await self.aclose()
+                    break
+                self._pending = self._decoder.feed(chunk)
+                if self._pending:
+                    break
+        except BaseException:
+            self._exhausted = True
+            await self.aclose()
+            raise
+        self._position = 0
+        return await self.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and close the connection (Ollama stops generating)."""
+        self._exhausted = True
+        if not self._closed:
+            self._closed = True
+            aclose = getattr(self._body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await self.response.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def final(self) -> T:
+        async for _ in self:
+            pass
+        return self._decoder.final()
+
+    async def text(self) -> AsyncIterator[str]:
+        async for item in self:
+            if isinstance(item, ChatResponse):
+                if item.message.content:
+                    yield item.message.content
+            elif isinstance(item, GenerateResponse) and item.response:
+                yield item.response
