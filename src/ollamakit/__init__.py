@@ -54,6 +54,18 @@ from ._types import (
     ShowResponse,
     StatusResponse,
     SubscriptableBaseModel,
+    SystemOneAnswer,
+    SystemOneChoiceAnswer,
+    SystemOneChoiceQuestion,
+    SystemOneContent,
+    SystemOneNoulAnswer,
+    SystemOneNoulQuestion,
+    SystemOneQuestion,
+    SystemOneRequest,
+    SystemOneResponse,
+    SystemOneScoreAnswer,
+    SystemOneScoreQuestion,
+    SystemOneUsage,
     TokenLogprob,
     Tool,
     ToolCall,
@@ -100,6 +112,18 @@ __all__ = [
     "Stream",
     "StreamError",
     "SubscriptableBaseModel",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneChoiceQuestion",
+    "SystemOneContent",
+    "SystemOneNoulAnswer",
+    "SystemOneNoulQuestion",
+    "SystemOneQuestion",
+    "SystemOneRequest",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneScoreQuestion",
+    "SystemOneUsage",
     "TimeoutError",
     "TokenLogprob",
     "Tool",
@@ -127,6 +151,14 @@ _CLIENT_FUNCTIONS = frozenset(
         "push",
         "show",
         "version",
+        "create_blob",
+        "blob_exists",
+        "preload",
+        "unload",
+        "exists",
+        "web_search",
+        "web_fetch",
+        "systemone",
     }
 )
 
@@ -184,3 +216,11 @@ if TYPE_CHECKING:
     push = _typed.push
     show = _typed.show
     version = _typed.version
+    create_blob = _typed.create_blob
+    blob_exists = _typed.blob_exists
+    preload = _typed.preload
+    unload = _typed.unload
+    exists = _typed.exists
+    web_search = _typed.web_search
+    web_fetch = _typed.web_fetch
+    systemone = _typed.systemone

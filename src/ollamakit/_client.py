@@ -10,14 +10,18 @@ added (``timeout=``, ``verbose=``, ``truncate=``, ...) is a new keyword argument
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, overload
 
 import msgspec
 
-from ._errors import RequestError
+from ._errors import NotFoundError, RequestError
 from ._images import encode_images
 from ._types import (
     NOT_GIVEN,
@@ -35,7 +39,12 @@ from ._types import (
     SubscriptableBaseModel,
     Tool,
     VersionResponse,
+    SystemOneContent,
+    SystemOneResponse,
+    WebFetchResponse,
+    WebSearchResponse,
     decode_response,
+    decode_system_one,
 )
 from .names import check_model_name
 
@@ -142,10 +151,80 @@ def _status(_: Any) -> StatusResponse:
     return StatusResponse(status="success")
 
 
+DEFAULT_WEB_URL = "https://ollama.com"
+_BLOB_CHUNK = 1 << 20
+
+BlobSource = str | Path | bytes | bytearray | memoryview | BinaryIO
+
+
+@dataclass(slots=True)
+class _Blob:
+    """A blob ready to upload: its digest, size and how to read it (no I/O done yet)."""
+
+    digest: str
+    size: int
+    path: Path | None = None
+    data: bytes | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.path is not None
+        with self.path.open("rb") as file:
+            while chunk := file.read(_BLOB_CHUNK):
+                yield chunk
+
+
+def _prepare_blob(source: BlobSource) -> tuple[_Blob, Path | None]:
+    """Hash a blob in constant memory. Returns the blob and a temp file to delete afterwards."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        return _Blob("sha256:" + hashlib.sha256(data).hexdigest(), len(data), data=data), None
+    if isinstance(source, str | Path):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise RequestError(f"blob file not found: {path}")
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while chunk := file.read(_BLOB_CHUNK):
+                digest.update(chunk)
+        return _Blob("sha256:" + digest.hexdigest(), path.stat().st_size, path=path), None
+    read = getattr(source, "read", None)
+    if not callable(read):
+        raise RequestError(f"create_blob takes a path, bytes or a binary file, not {source!r}")
+    # A file object may not be seekable (a pipe): spool it to disk while hashing.
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.NamedTemporaryFile(prefix="ollamakit-blob-", delete=False) as spool:
+        while chunk := read(_BLOB_CHUNK):
+            if isinstance(chunk, str):
+                raise RequestError("create_blob needs a file opened in binary mode ('rb')")
+            digest.update(chunk)
+            spool.write(chunk)
+            size += len(chunk)
+    path = Path(spool.name)
+    return _Blob("sha256:" + digest.hexdigest(), size, path=path), path
+
+
+def _check_digest(digest: str) -> str:
+    text = digest.replace("sha256-", "sha256:", 1)
+    if not (text.startswith("sha256:") and len(text) == 71):
+        raise RequestError(f"invalid digest {digest!r}: expected sha256:<64 hex characters>")
+    try:
+        int(text[7:], 16)
+    except ValueError:
+        raise RequestError(
+            f"invalid digest {digest!r}: expected sha256:<64 hex characters>"
+        ) from None
+    return text.lower()
+
+
 class _BaseClient:
     """Request building and response decoding shared by Client and AsyncClient. No I/O."""
 
     _http: SyncHTTP | AsyncHTTP
+    _web_url: str = DEFAULT_WEB_URL
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self._http.base_url!r})"
@@ -329,6 +408,47 @@ class _BaseClient:
             "DELETE", "/api/delete", StatusResponse, _encode(body), timeout=timeout, result=_status
         )
 
+    def _web_call(self, path: str, body: dict[str, Any], cls: type[Any], timeout: Any) -> _Call:
+        if not self._http.has_authorization():
+            raise RequestError(
+                "web search and fetch use the hosted API at ollama.com and need an API key: "
+                "set OLLAMA_API_KEY or pass headers={'Authorization': 'Bearer <key>'}"
+            )
+        url = self._web_url.rstrip("/") + path
+        return _Call("POST", url, cls, _encode(body), timeout=timeout)
+
+    def _web_search_call(self, query: str, max_results: int, timeout: Any) -> _Call:
+        if not query:
+            raise RequestError("web_search needs a non-empty query")
+        body = {"query": query, "max_results": max_results}
+        return self._web_call("/api/web_search", body, WebSearchResponse, timeout)
+
+    def _web_fetch_call(self, url: str, timeout: Any) -> _Call:
+        if not url:
+            raise RequestError("web_fetch needs a URL")
+        return self._web_call("/api/web_fetch", {"url": url}, WebFetchResponse, timeout)
+
+    def _systemone_call(
+        self,
+        model: str,
+        state: SystemOneContent,
+        questions: Mapping[str, Any],
+        keep_alive: KeepAliveArg,
+        timeout: Any,
+    ) -> _Call:
+        body = {
+            "model": _model(model),
+            "state": _to_wire(state),
+            "questions": {key: _to_wire(q) for key, q in questions.items()},
+            "keep_alive": keep_alive,
+        }
+        return _Call("POST", "/v1/systemone", SystemOneResponse, _encode(body), timeout=timeout,
+                     result=decode_system_one)  # fmt: skip
+
+    def _load_call(self, model: str, keep_alive: KeepAliveArg, timeout: Any) -> _Call:
+        body = {"model": _model(model), "stream": False, "keep_alive": keep_alive}
+        return _Call("POST", "/api/generate", GenerateResponse, _encode(body), timeout=timeout)
+
     @staticmethod
     def _decode(call: _Call, content: bytes) -> Any:
         if call.result is not None:
@@ -356,6 +476,7 @@ class Client(_BaseClient):
         headers: Mapping[str, str] | None = None,
         follow_redirects: bool = True,
         retries: int = 0,
+        web_url: str = DEFAULT_WEB_URL,
         **httpx_kwargs: Any,
     ) -> None:
         from ._http import SyncHTTP
@@ -372,6 +493,7 @@ class Client(_BaseClient):
             retries=retries,
             httpx_kwargs=httpx_kwargs,
         )
+        self._web_url = web_url
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -610,6 +732,19 @@ class Client(_BaseClient):
 
     # -- embeddings -------------------------------------------------------------------------
 
+    def systemone(
+        self,
+        model: str,
+        state: SystemOneContent,
+        questions: Mapping[str, Any],
+        keep_alive: KeepAliveArg = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+    ) -> SystemOneResponse:
+        """Score choice, yes/no and score questions with a System One model (``/v1/systemone``)."""
+        call = self._systemone_call(model, state, questions, keep_alive, timeout)
+        return self._send(call)  # type: ignore[no-any-return]
+
     def embed(
         self,
         model: str = "",
@@ -773,6 +908,75 @@ class Client(_BaseClient):
         """The server's version (``GET /api/version``)."""
         return self._send(_Call("GET", "/api/version", VersionResponse, timeout=timeout))  # type: ignore[no-any-return]
 
+    # -- blobs, helpers and the hosted web API ----------------------------------------------
+
+    def create_blob(self, path: BlobSource, *, timeout: Any = NOT_GIVEN) -> str:
+        """Upload a file (path, bytes or binary file object) as a blob; returns its digest.
+
+        The content is hashed and sent in 1 MiB pieces, so memory stays flat for multi-GB
+        files, and nothing is sent when the server already has the blob.
+        """
+        blob, spool = _prepare_blob(path)
+        try:
+            if not self.blob_exists(blob.digest, timeout=timeout):
+                self._http.request(
+                    "POST",
+                    f"/api/blobs/{blob.digest}",
+                    content=blob.chunks(),
+                    timeout=timeout,
+                    headers={"Content-Length": str(blob.size),
+                             "Content-Type": "application/octet-stream"},
+                )  # fmt: skip
+        finally:
+            if spool is not None:
+                spool.unlink(missing_ok=True)
+        return blob.digest
+
+    def blob_exists(self, digest: str, *, timeout: Any = NOT_GIVEN) -> bool:
+        """Whether the server has the blob ``sha256:<hex>`` (``HEAD /api/blobs/:digest``)."""
+        try:
+            self._http.request("HEAD", f"/api/blobs/{_check_digest(digest)}", timeout=timeout)
+        except NotFoundError:
+            return False
+        return True
+
+    def preload(
+        self, model: str, keep_alive: KeepAliveArg = None, *, timeout: Any = NOT_GIVEN
+    ) -> GenerateResponse:
+        """Load ``model`` into memory and keep it for ``keep_alive`` (server default: 5m)."""
+        return self._send(self._load_call(model, keep_alive, timeout))  # type: ignore[no-any-return]
+
+    def unload(self, model: str, *, timeout: Any = NOT_GIVEN) -> GenerateResponse:
+        """Unload ``model`` from memory now."""
+        return self._send(self._load_call(model, 0, timeout))  # type: ignore[no-any-return]
+
+    def exists(self, model: str, *, timeout: Any = NOT_GIVEN) -> bool:
+        """Whether ``model`` is in the server's store."""
+        try:
+            self.show(model, timeout=timeout)
+        except NotFoundError:
+            return False
+        return True
+
+    def web_search(
+        self, query: str, max_results: int = 3, *, timeout: Any = NOT_GIVEN
+    ) -> WebSearchResponse:
+        """Search the web through ollama.com (needs ``OLLAMA_API_KEY``); usable as a tool.
+
+        Args:
+            query: What to search for.
+            max_results: How many results to return (1-10).
+        """
+        return self._send(self._web_search_call(query, max_results, timeout))  # type: ignore[no-any-return]
+
+    def web_fetch(self, url: str, *, timeout: Any = NOT_GIVEN) -> WebFetchResponse:
+        """Fetch a web page's text through ollama.com (needs ``OLLAMA_API_KEY``); usable as a tool.
+
+        Args:
+            url: The address of the page to fetch.
+        """
+        return self._send(self._web_fetch_call(url, timeout))  # type: ignore[no-any-return]
+
 
 class AsyncClient(_BaseClient):
     """The asyncio twin of :class:`Client`: same arguments, every method is a coroutine.
@@ -790,6 +994,7 @@ class AsyncClient(_BaseClient):
         headers: Mapping[str, str] | None = None,
         follow_redirects: bool = True,
         retries: int = 0,
+        web_url: str = DEFAULT_WEB_URL,
         **httpx_kwargs: Any,
     ) -> None:
         from ._http import AsyncHTTP
@@ -806,6 +1011,7 @@ class AsyncClient(_BaseClient):
             retries=retries,
             httpx_kwargs=httpx_kwargs,
         )
+        self._web_url = web_url
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -1039,6 +1245,19 @@ class AsyncClient(_BaseClient):
 
     # -- embeddings -------------------------------------------------------------------------
 
+    async def systemone(
+        self,
+        model: str,
+        state: SystemOneContent,
+        questions: Mapping[str, Any],
+        keep_alive: KeepAliveArg = None,
+        *,
+        timeout: Any = NOT_GIVEN,
+    ) -> SystemOneResponse:
+        """Score choice, yes/no and score questions with a System One model (``/v1/systemone``)."""
+        call = self._systemone_call(model, state, questions, keep_alive, timeout)
+        return await self._send(call)  # type: ignore[no-any-return]
+
     async def embed(
         self,
         model: str = "",
@@ -1203,3 +1422,75 @@ class AsyncClient(_BaseClient):
     async def version(self, *, timeout: Any = NOT_GIVEN) -> VersionResponse:
         """The server's version (``GET /api/version``)."""
         return await self._send(_Call("GET", "/api/version", VersionResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    # -- blobs, helpers and the hosted web API ----------------------------------------------
+
+    async def create_blob(self, path: BlobSource, *, timeout: Any = NOT_GIVEN) -> str:
+        """Upload a file (path, bytes or binary file object) as a blob; returns its digest."""
+        blob, spool = await asyncio.to_thread(_prepare_blob, path)
+        try:
+            if not await self.blob_exists(blob.digest, timeout=timeout):
+                await self._http.request(
+                    "POST",
+                    f"/api/blobs/{blob.digest}",
+                    content=_aiter_in_thread(blob.chunks()),
+                    timeout=timeout,
+                    headers={"Content-Length": str(blob.size),
+                             "Content-Type": "application/octet-stream"},
+                )  # fmt: skip
+        finally:
+            if spool is not None:
+                spool.unlink(missing_ok=True)
+        return blob.digest
+
+    async def blob_exists(self, digest: str, *, timeout: Any = NOT_GIVEN) -> bool:
+        """Whether the server has the blob ``sha256:<hex>`` (``HEAD /api/blobs/:digest``)."""
+        try:
+            await self._http.request("HEAD", f"/api/blobs/{_check_digest(digest)}", timeout=timeout)
+        except NotFoundError:
+            return False
+        return True
+
+    async def preload(
+        self, model: str, keep_alive: KeepAliveArg = None, *, timeout: Any = NOT_GIVEN
+    ) -> GenerateResponse:
+        """Load ``model`` into memory and keep it for ``keep_alive`` (server default: 5m)."""
+        return await self._send(self._load_call(model, keep_alive, timeout))  # type: ignore[no-any-return]
+
+    async def unload(self, model: str, *, timeout: Any = NOT_GIVEN) -> GenerateResponse:
+        """Unload ``model`` from memory now."""
+        return await self._send(self._load_call(model, 0, timeout))  # type: ignore[no-any-return]
+
+    async def exists(self, model: str, *, timeout: Any = NOT_GIVEN) -> bool:
+        """Whether ``model`` is in the server's store."""
+        try:
+            await self.show(model, timeout=timeout)
+        except NotFoundError:
+            return False
+        return True
+
+    async def web_search(
+        self, query: str, max_results: int = 3, *, timeout: Any = NOT_GIVEN
+    ) -> WebSearchResponse:
+        """Search the web through ollama.com (needs ``OLLAMA_API_KEY``); usable as a tool.
+
+        Args:
+            query: What to search for.
+            max_results: How many results to return (1-10).
+        """
+        return await self._send(self._web_search_call(query, max_results, timeout))  # type: ignore[no-any-return]
+
+    async def web_fetch(self, url: str, *, timeout: Any = NOT_GIVEN) -> WebFetchResponse:
+        """Fetch a web page's text through ollama.com (needs ``OLLAMA_API_KEY``); usable as a tool.
+
+        Args:
+            url: The address of the page to fetch.
+        """
+        return await self._send(self._web_fetch_call(url, timeout))  # type: ignore[no-any-return]
+
+
+async def _aiter_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Read a blob's pieces in a worker thread so the event loop never blocks on disk."""
+    done = object()
+    while (chunk := await asyncio.to_thread(next, chunks, done)) is not done:
+        yield chunk  # type: ignore[misc]

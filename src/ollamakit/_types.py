@@ -37,6 +37,18 @@ __all__ = [
     "ShowResponse",
     "StatusResponse",
     "SubscriptableBaseModel",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneChoiceQuestion",
+    "SystemOneContent",
+    "SystemOneNoulAnswer",
+    "SystemOneNoulQuestion",
+    "SystemOneQuestion",
+    "SystemOneRequest",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneScoreQuestion",
+    "SystemOneUsage",
     "TokenLogprob",
     "Tool",
     "ToolCall",
@@ -464,6 +476,90 @@ class WebFetchResponse(SubscriptableBaseModel):
     title: str | None = None
     content: str | None = None
     links: list[str] | None = None
+
+
+# System One (``POST /v1/systemone``): scored answers to choice / yes-no / score questions.
+
+SystemOneContent = str | dict[str, Any] | list[Any]
+"""Text or a JSON object/array, rendered as text by System One."""
+
+
+class SystemOneChoiceQuestion(SubscriptableBaseModel, omit_defaults=True):
+    instructions: SystemOneContent
+    criteria: dict[str, str | None]
+    type: str = "choice"
+
+
+class SystemOneNoulQuestion(SubscriptableBaseModel, omit_defaults=True):
+    instructions: SystemOneContent
+    criteria: dict[str, str] | None = None
+    type: str = "noul"
+
+
+class SystemOneScoreQuestion(SubscriptableBaseModel, omit_defaults=True):
+    instructions: SystemOneContent
+    criteria: list[str]
+    type: str = "score"
+
+
+SystemOneQuestion = SystemOneChoiceQuestion | SystemOneNoulQuestion | SystemOneScoreQuestion
+
+
+class SystemOneRequest(SubscriptableBaseModel, omit_defaults=True):
+    model: str
+    state: SystemOneContent
+    questions: dict[str, Any]
+    keep_alive: float | str | None = None
+
+
+class SystemOneNoulAnswer(SubscriptableBaseModel):
+    type: str = "noul"
+    noul: float = 0.0
+
+
+class SystemOneChoiceAnswer(SubscriptableBaseModel):
+    type: str = "choice"
+    choice: str = ""
+    probabilities: dict[str, float] = msgspec.field(default_factory=dict)
+    confidence: float = 0.0
+
+
+class SystemOneScoreAnswer(SubscriptableBaseModel):
+    type: str = "score"
+    score: float = 0.0
+    legend: dict[str, str] = msgspec.field(default_factory=dict)
+    probabilities: dict[str, float] = msgspec.field(default_factory=dict)
+    confidence: float = 0.0
+
+
+SystemOneAnswer = SystemOneNoulAnswer | SystemOneChoiceAnswer | SystemOneScoreAnswer
+_SYSTEM_ONE_ANSWERS: dict[str, builtins.type[SubscriptableBaseModel]] = {
+    "noul": SystemOneNoulAnswer,
+    "choice": SystemOneChoiceAnswer,
+    "score": SystemOneScoreAnswer,
+}
+
+
+class SystemOneUsage(SubscriptableBaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class SystemOneResponse(SubscriptableBaseModel):
+    model: str = ""
+    answers: dict[str, Any] = msgspec.field(default_factory=dict)
+    usage: SystemOneUsage | None = None
+
+
+def decode_system_one(data: bytes) -> SystemOneResponse:
+    """Decode a System One answer, typing each answer by its ``type``."""
+    response = decode_response(SystemOneResponse, data)
+    for key, answer in response.answers.items():
+        if isinstance(answer, dict):
+            cls = _SYSTEM_ONE_ANSWERS.get(str(answer.get("type")))
+            if cls is not None:
+                response.answers[key] = build_tolerant(cls, answer)
+    return response
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,8 +68,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._shutdown_guard: AsyncIterator[None] | None = None
 
-    def _session_for_running_loop(self) -> aiohttp.ClientSession:
+    async def _session_for_running_loop(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or session.closed or self._loop is not loop:
@@ -82,10 +83,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._session, self._loop = session, loop
+            # An async generator started in this loop is closed by asyncio.run() when the
+            # loop shuts down: that is our chance to close the session on its own loop.
+            self._shutdown_guard = self._close_at_loop_shutdown(session)
+            await self._shutdown_guard.__anext__()
         return session
 
+    async def _close_at_loop_shutdown(self, session: aiohttp.ClientSession) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if not session.closed:
+                await session.close()
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._session_for_running_loop()
+        session = await self._session_for_running_loop()
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=None,
