@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,10 +38,10 @@ from ._types import (
     ShowResponse,
     StatusResponse,
     SubscriptableBaseModel,
-    Tool,
-    VersionResponse,
     SystemOneContent,
     SystemOneResponse,
+    Tool,
+    VersionResponse,
     WebFetchResponse,
     WebSearchResponse,
     decode_response,
@@ -51,6 +52,7 @@ from .names import check_model_name
 if TYPE_CHECKING:
     from ._http import AsyncHTTP, SyncHTTP
     from ._stream import AsyncStream, Stream
+    from .modelfile import CreatePlan
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -76,6 +78,27 @@ class _Call:
     stream: bool = False
     timeout: Any = NOT_GIVEN
     result: Callable[[Any], Any] | None = field(default=None)
+    on_chunk: Callable[[Any], Any] | None = None
+    consume: bool = False
+    """Stream internally (for ``on_chunk``) and return the merged final response."""
+
+
+ChunkCallback = Callable[[Any], Any]
+"""Called with each chunk of a streamed call (may be a coroutine function for AsyncClient)."""
+
+
+def _streamable(
+    path: str,
+    cls: type[Any],
+    body: dict[str, Any],
+    stream: bool,
+    timeout: Any,
+    on_chunk: ChunkCallback | None,
+) -> _Call:
+    call = _Call("POST", path, cls, _encode(body), stream or on_chunk is not None, timeout)
+    call.on_chunk = on_chunk
+    call.consume = on_chunk is not None and not stream
+    return call
 
 
 def _to_wire(value: Any) -> Any:
@@ -260,6 +283,7 @@ class _BaseClient:
         truncate: bool | None,
         shift: bool | None,
         timeout: Any,
+        on_chunk: ChunkCallback | None,
     ) -> _Call:
         body = {
             "model": _model(model),
@@ -268,7 +292,7 @@ class _BaseClient:
             "system": system,
             "template": template,
             "context": list(context) if context is not None else None,
-            "stream": stream,
+            "stream": stream or on_chunk is not None,
             "think": think,
             "logprobs": logprobs,
             "top_logprobs": top_logprobs,
@@ -283,7 +307,7 @@ class _BaseClient:
             "truncate": truncate,
             "shift": shift,
         }
-        return _Call("POST", "/api/generate", GenerateResponse, _encode(body), stream, timeout)
+        return _streamable("/api/generate", GenerateResponse, body, stream, timeout, on_chunk)
 
     def _chat_call(
         self,
@@ -301,12 +325,13 @@ class _BaseClient:
         truncate: bool | None,
         shift: bool | None,
         timeout: Any,
+        on_chunk: ChunkCallback | None,
     ) -> _Call:
         body = {
             "model": _model(model),
             "messages": _messages(messages) or [],
             "tools": _tools(tools),
-            "stream": stream,
+            "stream": stream or on_chunk is not None,
             "think": think,
             "logprobs": logprobs,
             "top_logprobs": top_logprobs,
@@ -316,7 +341,7 @@ class _BaseClient:
             "truncate": truncate,
             "shift": shift,
         }
-        return _Call("POST", "/api/chat", ChatResponse, _encode(body), stream, timeout)
+        return _streamable("/api/chat", ChatResponse, body, stream, timeout, on_chunk)
 
     def _embed_call(
         self,
@@ -357,10 +382,20 @@ class _BaseClient:
         return _Call("POST", "/api/embeddings", EmbeddingsResponse, _encode(body), timeout=timeout)
 
     def _transfer_call(
-        self, path: str, model: str, insecure: bool, stream: bool, timeout: Any
+        self,
+        path: str,
+        model: str,
+        insecure: bool,
+        stream: bool,
+        timeout: Any,
+        on_chunk: ChunkCallback | None,
     ) -> _Call:
-        body = {"model": _model(model), "insecure": insecure or None, "stream": stream}
-        return _Call("POST", path, ProgressResponse, _encode(body), stream, timeout)
+        body = {
+            "model": _model(model),
+            "insecure": insecure or None,
+            "stream": stream or on_chunk is not None,
+        }
+        return _streamable(path, ProgressResponse, body, stream, timeout, on_chunk)
 
     def _create_call(
         self,
@@ -376,10 +411,10 @@ class _BaseClient:
         messages: MessagesArg,
         stream: bool,
         timeout: Any,
+        on_chunk: ChunkCallback | None,
+        from_modelfile: Mapping[str, Any] | None = None,
     ) -> _Call:
-        body = {
-            "model": _model(model),
-            "stream": stream,
+        explicit = {
             "quantize": quantize,
             "from": from_,
             "files": dict(files) if files is not None else None,
@@ -390,7 +425,22 @@ class _BaseClient:
             "parameters": _options(parameters),
             "messages": _messages(messages),
         }
-        return _Call("POST", "/api/create", ProgressResponse, _encode(body), stream, timeout)
+        # Arguments given explicitly win over what the Modelfile says.
+        body = {"model": _model(model), "stream": stream or on_chunk is not None}
+        body.update(from_modelfile or {})
+        body.update({key: value for key, value in explicit.items() if value is not None})
+        return _streamable("/api/create", ProgressResponse, body, stream, timeout, on_chunk)
+
+    @staticmethod
+    def _modelfile_plan(modelfile: str | Path) -> CreatePlan:
+        """Parse a Modelfile given as text or as a path (no network I/O)."""
+        from .modelfile import Modelfile, parse_modelfile
+
+        if isinstance(modelfile, Path) or (
+            "\n" not in modelfile and len(modelfile) < 4096 and Path(modelfile).is_file()
+        ):
+            return Modelfile.from_path(modelfile).to_create_plan()
+        return parse_modelfile(modelfile).to_create_plan(Path.cwd())
 
     def _show_call(self, model: str, verbose: bool | None, timeout: Any) -> _Call:
         body = {"model": _model(model), "verbose": verbose}
@@ -518,7 +568,8 @@ class Client(_BaseClient):
             response = self._http.open_stream(
                 call.method, call.path, content=call.body, timeout=timeout
             )
-            return Stream(response, call.cls, self._http.iter_body(response))
+            stream = Stream(response, call.cls, self._http.iter_body(response), call.on_chunk)
+            return stream.final() if call.consume else stream
         response = self._http.request(call.method, call.path, content=call.body, timeout=timeout)
         return self._decode(call, response.content)
 
@@ -549,6 +600,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> GenerateResponse: ...
 
     @overload
@@ -576,6 +628,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> Stream[GenerateResponse]: ...
 
     @overload
@@ -603,6 +656,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> GenerateResponse | Stream[GenerateResponse]: ...
 
     def generate(
@@ -629,6 +683,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> GenerateResponse | Stream[GenerateResponse]:
         """Complete ``prompt`` (``POST /api/generate``). ``stream=True`` returns a Stream.
 
@@ -639,6 +694,7 @@ class Client(_BaseClient):
             stream=stream, think=think, logprobs=logprobs, top_logprobs=top_logprobs, raw=raw,
             format=format, images=images, options=options, keep_alive=keep_alive, width=width,
             height=height, steps=steps, truncate=truncate, shift=shift, timeout=timeout,
+            on_chunk=on_chunk,
         )  # fmt: skip
         return self._send(call)  # type: ignore[no-any-return]
 
@@ -661,6 +717,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse: ...
 
     @overload
@@ -680,6 +737,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> Stream[ChatResponse]: ...
 
     @overload
@@ -699,6 +757,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse | Stream[ChatResponse]: ...
 
     def chat(
@@ -717,6 +776,7 @@ class Client(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse | Stream[ChatResponse]:
         """Chat (``POST /api/chat``). ``stream=True`` returns a Stream of chunks.
 
@@ -726,7 +786,7 @@ class Client(_BaseClient):
         call = self._chat_call(
             model, messages, tools=tools, stream=stream, think=think, logprobs=logprobs,
             top_logprobs=top_logprobs, format=format, options=options, keep_alive=keep_alive,
-            truncate=truncate, shift=shift, timeout=timeout,
+            truncate=truncate, shift=shift, timeout=timeout, on_chunk=on_chunk,
         )  # fmt: skip
         return self._send(call)  # type: ignore[no-any-return]
 
@@ -783,6 +843,7 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: Literal[False] = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse: ...
 
     @overload
@@ -793,6 +854,7 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: Literal[True],
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> Stream[ProgressResponse]: ...
 
     @overload
@@ -803,6 +865,7 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | Stream[ProgressResponse]: ...
 
     def pull(
@@ -812,9 +875,10 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | Stream[ProgressResponse]:
         """Download a model from its registry (``POST /api/pull``)."""
-        call = self._transfer_call("/api/pull", model, insecure, stream, timeout)
+        call = self._transfer_call("/api/pull", model, insecure, stream, timeout, on_chunk)
         return self._send(call)  # type: ignore[no-any-return]
 
     @overload
@@ -825,6 +889,7 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: Literal[False] = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse: ...
 
     @overload
@@ -835,6 +900,7 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: Literal[True],
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> Stream[ProgressResponse]: ...
 
     @overload
@@ -845,6 +911,7 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | Stream[ProgressResponse]: ...
 
     def push(
@@ -854,9 +921,10 @@ class Client(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | Stream[ProgressResponse]:
         """Upload a model to its registry (``POST /api/push``)."""
-        call = self._transfer_call("/api/push", model, insecure, stream, timeout)
+        call = self._transfer_call("/api/push", model, insecure, stream, timeout, on_chunk)
         return self._send(call)  # type: ignore[no-any-return]
 
     def create(
@@ -873,14 +941,42 @@ class Client(_BaseClient):
         messages: MessagesArg = None,
         *,
         stream: bool = False,
+        modelfile: str | Path | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> Any:
-        """Create a model (``POST /api/create``) from an existing one or uploaded blobs."""
+        """Create a model (``POST /api/create``) from an existing one, uploaded blobs or a
+        Modelfile.
+
+        ``modelfile`` is Modelfile text or a path to one: local files it names (FROM, ADAPTER)
+        are uploaded as blobs first (skipped when the server has them) and explicit arguments
+        override its instructions. ``on_chunk`` receives upload progress too.
+        """
+        from_modelfile = None
+        if modelfile is not None:
+            plan = self._modelfile_plan(modelfile)
+            digests = {
+                path: self._upload_with_progress(path, on_chunk, timeout)
+                for path in plan.local_paths()
+            }
+            from_modelfile = plan.request_with_digests(digests)
         call = self._create_call(
             model, quantize, from_, files, adapters, template, license, system, parameters,
-            messages, stream, timeout,
+            messages, stream, timeout, on_chunk, from_modelfile,
         )  # fmt: skip
         return self._send(call)
+
+    def _upload_with_progress(
+        self, path: Path, on_chunk: ChunkCallback | None, timeout: Any
+    ) -> str:
+        size = path.stat().st_size
+        if on_chunk is not None:
+            on_chunk(ProgressResponse(status=f"uploading {path.name}", total=size, completed=0))
+        digest = self.create_blob(path, timeout=timeout)
+        if on_chunk is not None:
+            on_chunk(ProgressResponse(status=f"uploading {path.name}", digest=digest,
+                                      total=size, completed=size))  # fmt: skip
+        return digest
 
     def list(self, *, timeout: Any = NOT_GIVEN) -> ListResponse:
         """Models in the local store (``GET /api/tags``)."""
@@ -1036,7 +1132,8 @@ class AsyncClient(_BaseClient):
             response = await self._http.open_stream(
                 call.method, call.path, content=call.body, timeout=timeout
             )
-            return AsyncStream(response, call.cls, self._http.iter_body(response))
+            astream = AsyncStream(response, call.cls, self._http.iter_body(response), call.on_chunk)
+            return await astream.final() if call.consume else astream
         response = await self._http.request(
             call.method, call.path, content=call.body, timeout=timeout
         )
@@ -1069,6 +1166,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> GenerateResponse: ...
 
     @overload
@@ -1096,6 +1194,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> AsyncStream[GenerateResponse]: ...
 
     @overload
@@ -1123,6 +1222,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> GenerateResponse | AsyncStream[GenerateResponse]: ...
 
     async def generate(
@@ -1149,6 +1249,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> GenerateResponse | AsyncStream[GenerateResponse]:
         """Complete ``prompt`` (``POST /api/generate``). ``stream=True`` returns an AsyncStream."""
         call = self._generate_call(
@@ -1156,6 +1257,7 @@ class AsyncClient(_BaseClient):
             stream=stream, think=think, logprobs=logprobs, top_logprobs=top_logprobs, raw=raw,
             format=format, images=images, options=options, keep_alive=keep_alive, width=width,
             height=height, steps=steps, truncate=truncate, shift=shift, timeout=timeout,
+            on_chunk=on_chunk,
         )  # fmt: skip
         return await self._send(call)  # type: ignore[no-any-return]
 
@@ -1178,6 +1280,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse: ...
 
     @overload
@@ -1197,6 +1300,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> AsyncStream[ChatResponse]: ...
 
     @overload
@@ -1216,6 +1320,7 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse | AsyncStream[ChatResponse]: ...
 
     async def chat(
@@ -1234,12 +1339,13 @@ class AsyncClient(_BaseClient):
         truncate: bool | None = None,
         shift: bool | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse | AsyncStream[ChatResponse]:
         """Chat (``POST /api/chat``). ``stream=True`` returns an AsyncStream of chunks."""
         call = self._chat_call(
             model, messages, tools=tools, stream=stream, think=think, logprobs=logprobs,
             top_logprobs=top_logprobs, format=format, options=options, keep_alive=keep_alive,
-            truncate=truncate, shift=shift, timeout=timeout,
+            truncate=truncate, shift=shift, timeout=timeout, on_chunk=on_chunk,
         )  # fmt: skip
         return await self._send(call)  # type: ignore[no-any-return]
 
@@ -1296,6 +1402,7 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: Literal[False] = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse: ...
 
     @overload
@@ -1306,6 +1413,7 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: Literal[True],
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> AsyncStream[ProgressResponse]: ...
 
     @overload
@@ -1316,6 +1424,7 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
 
     async def pull(
@@ -1325,9 +1434,10 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Download a model from its registry (``POST /api/pull``)."""
-        call = self._transfer_call("/api/pull", model, insecure, stream, timeout)
+        call = self._transfer_call("/api/pull", model, insecure, stream, timeout, on_chunk)
         return await self._send(call)  # type: ignore[no-any-return]
 
     @overload
@@ -1338,6 +1448,7 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: Literal[False] = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse: ...
 
     @overload
@@ -1348,6 +1459,7 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: Literal[True],
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> AsyncStream[ProgressResponse]: ...
 
     @overload
@@ -1358,6 +1470,7 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
 
     async def push(
@@ -1367,9 +1480,10 @@ class AsyncClient(_BaseClient):
         insecure: bool = False,
         stream: bool = False,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Upload a model to its registry (``POST /api/push``)."""
-        call = self._transfer_call("/api/push", model, insecure, stream, timeout)
+        call = self._transfer_call("/api/push", model, insecure, stream, timeout, on_chunk)
         return await self._send(call)  # type: ignore[no-any-return]
 
     async def create(
@@ -1386,14 +1500,39 @@ class AsyncClient(_BaseClient):
         messages: MessagesArg = None,
         *,
         stream: bool = False,
+        modelfile: str | Path | None = None,
         timeout: Any = NOT_GIVEN,
+        on_chunk: ChunkCallback | None = None,
     ) -> Any:
-        """Create a model (``POST /api/create``) from an existing one or uploaded blobs."""
+        """Create a model (``POST /api/create``) from an existing one, uploaded blobs or a
+        Modelfile (see :meth:`Client.create`)."""
+        from_modelfile = None
+        if modelfile is not None:
+            plan = await asyncio.to_thread(self._modelfile_plan, modelfile)
+            digests = {
+                path: await self._upload_with_progress(path, on_chunk, timeout)
+                for path in plan.local_paths()
+            }
+            from_modelfile = plan.request_with_digests(digests)
         call = self._create_call(
             model, quantize, from_, files, adapters, template, license, system, parameters,
-            messages, stream, timeout,
+            messages, stream, timeout, on_chunk, from_modelfile,
         )  # fmt: skip
         return await self._send(call)
+
+    async def _upload_with_progress(
+        self, path: Path, on_chunk: ChunkCallback | None, timeout: Any
+    ) -> str:
+        size = (await asyncio.to_thread(path.stat)).st_size
+        if on_chunk is not None:
+            await _call_back(
+                on_chunk, ProgressResponse(status=f"uploading {path.name}", total=size, completed=0)
+            )
+        digest = await self.create_blob(path, timeout=timeout)
+        if on_chunk is not None:
+            await _call_back(on_chunk, ProgressResponse(status=f"uploading {path.name}",
+                             digest=digest, total=size, completed=size))  # fmt: skip
+        return digest
 
     async def list(self, *, timeout: Any = NOT_GIVEN) -> ListResponse:
         """Models in the local store (``GET /api/tags``)."""
@@ -1487,6 +1626,12 @@ class AsyncClient(_BaseClient):
             url: The address of the page to fetch.
         """
         return await self._send(self._web_fetch_call(url, timeout))  # type: ignore[no-any-return]
+
+
+async def _call_back(callback: ChunkCallback, value: Any) -> None:
+    result = callback(value)
+    if inspect.isawaitable(result):
+        await result
 
 
 async def _aiter_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

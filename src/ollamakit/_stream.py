@@ -11,7 +11,9 @@ several per chunk; and Go leaves U+0085 and U+2028 raw inside JSON strings, so s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator
+import inspect
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import closing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -219,9 +221,17 @@ class Stream(_StreamBase[T], Iterator[T]):
         print(stream.final().eval_count)
     """
 
-    def __init__(self, response: httpx.Response, cls: type[T], body: Iterator[bytes]) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        cls: type[T],
+        body: Iterator[bytes],
+        on_chunk: Callable[[T], Any] | None = None,
+    ) -> None:
         super().__init__(response, cls)
         self._iterator = self._records(body)
+        if on_chunk is not None:
+            self._iterator = self._notify(self._iterator, on_chunk)
 
     def _records(self, body: Iterator[bytes]) -> Generator[T, None, None]:
         feed = self._decoder.feed
@@ -233,6 +243,16 @@ class Stream(_StreamBase[T], Iterator[T]):
             yield from self._decoder.finish()
         finally:
             self._release()
+
+    @staticmethod
+    def _notify(
+        records: Generator[T, None, None], on_chunk: Callable[[T], Any]
+    ) -> Generator[T, None, None]:
+        # A callback that raises aborts the stream: closing ``records`` closes the connection.
+        with closing(records):
+            for item in records:
+                on_chunk(item)
+                yield item
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -280,9 +300,16 @@ class Stream(_StreamBase[T], Iterator[T]):
 class AsyncStream(_StreamBase[T], AsyncIterator[T]):
     """The asyncio twin of :class:`Stream` (``async for``, ``async with``, ``await close()``)."""
 
-    def __init__(self, response: httpx.Response, cls: type[T], body: AsyncIterator[bytes]) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        cls: type[T],
+        body: AsyncIterator[bytes],
+        on_chunk: Callable[[T], Any] | None = None,
+    ) -> None:
         super().__init__(response, cls)
         self._body = body
+        self._on_chunk = on_chunk
         self._pending: list[T] = []
         self._position = 0
         self._exhausted = False
@@ -294,6 +321,14 @@ class AsyncStream(_StreamBase[T], AsyncIterator[T]):
         if self._position < len(self._pending):
             item = self._pending[self._position]
             self._position += 1
+            if self._on_chunk is not None:
+                try:
+                    result = self._on_chunk(item)
+                    if inspect.isawaitable(result):
+                        await result
+                except BaseException:
+                    await self.aclose()
+                    raise
             return item
         if self._exhausted:
             raise StopAsyncIteration
