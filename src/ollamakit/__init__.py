@@ -126,6 +126,7 @@ __all__ = [
     "SystemOneUsage",
     "TimeoutError",
     "TokenLogprob",
+    "ToolLoopLimitError",
     "Tool",
     "ToolCall",
     "TransportError",
@@ -134,6 +135,9 @@ __all__ = [
     "WebSearchResponse",
     "WebSearchResult",
     "__version__",
+    "arun_tools",
+    "run_tools",
+    "tool_schema",
 ]
 
 _CLIENT_FUNCTIONS = frozenset(
@@ -193,7 +197,17 @@ def _module_function(name: str) -> Any:
     return call
 
 
+_LAZY_TOOLS = frozenset({"ToolLoopLimitError", "arun_tools", "run_tools", "tool_schema"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_TOOLS:
+        # The tool machinery (inspect, typing introspection) loads only when first used.
+        from . import _tools
+
+        value = getattr(_tools, name)
+        globals()[name] = value
+        return value
     if name in _CLIENT_FUNCTIONS:
         function = _module_function(name)
         globals()[name] = function
@@ -202,6 +216,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from ._tools import ToolLoopLimitError, arun_tools, run_tools, tool_schema
+
     _typed = Client()
     chat = _typed.chat
     copy = _typed.copy

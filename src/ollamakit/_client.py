@@ -10,11 +10,9 @@ added (``timeout=``, ``verbose=``, ``truncate=``, ...) is a new keyword argument
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import inspect
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +22,7 @@ import msgspec
 
 from ._errors import NotFoundError, RequestError
 from ._images import encode_images
+from ._structured import format_schema
 from ._types import (
     NOT_GIVEN,
     ChatResponse,
@@ -57,9 +56,11 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 
 R = TypeVar("R", bound=SubscriptableBaseModel)
+R2 = TypeVar("R2")
 
 JsonSchema = dict[str, Any]
-Format = Literal["", "json"] | JsonSchema | None
+Format = Literal["", "json"] | JsonSchema | type[Any] | None
+"""``"json"``, a JSON schema, or a class (pydantic model, dataclass, TypedDict, ...)."""
 ThinkOption = bool | Literal["low", "medium", "high", "max"] | None
 OptionsArg = Mapping[str, Any] | Options | None
 MessagesArg = Sequence[Mapping[str, Any] | Message] | None
@@ -81,6 +82,8 @@ class _Call:
     on_chunk: Callable[[Any], Any] | None = None
     consume: bool = False
     """Stream internally (for ``on_chunk``) and return the merged final response."""
+    finish: Callable[[Any], Any] | None = None
+    """Applied to the final response (structured-output parsing)."""
 
 
 ChunkCallback = Callable[[Any], Any]
@@ -99,6 +102,24 @@ def _streamable(
     call.on_chunk = on_chunk
     call.consume = on_chunk is not None and not stream
     return call
+
+
+def _parse_chat(parse: Callable[[str], Any]) -> Callable[[ChatResponse], ChatResponse]:
+    def finish(response: ChatResponse) -> ChatResponse:
+        response.message.__dict__["_parsed"] = parse(response.message.content or "")
+        return response
+
+    return finish
+
+
+def _parse_generate(
+    parse: Callable[[str], Any],
+) -> Callable[[GenerateResponse], GenerateResponse]:
+    def finish(response: GenerateResponse) -> GenerateResponse:
+        response.__dict__["_parsed"] = parse(response.response)
+        return response
+
+    return finish
 
 
 def _to_wire(value: Any) -> Any:
@@ -285,6 +306,7 @@ class _BaseClient:
         timeout: Any,
         on_chunk: ChunkCallback | None,
     ) -> _Call:
+        schema, parse = format_schema(format)
         body = {
             "model": _model(model),
             "prompt": prompt,
@@ -297,7 +319,7 @@ class _BaseClient:
             "logprobs": logprobs,
             "top_logprobs": top_logprobs,
             "raw": raw,
-            "format": format,
+            "format": schema,
             "images": encode_images(images) or None,
             "options": _options(options),
             "keep_alive": keep_alive,
@@ -307,7 +329,10 @@ class _BaseClient:
             "truncate": truncate,
             "shift": shift,
         }
-        return _streamable("/api/generate", GenerateResponse, body, stream, timeout, on_chunk)
+        call = _streamable("/api/generate", GenerateResponse, body, stream, timeout, on_chunk)
+        if parse is not None:
+            call.finish = _parse_generate(parse)
+        return call
 
     def _chat_call(
         self,
@@ -327,6 +352,7 @@ class _BaseClient:
         timeout: Any,
         on_chunk: ChunkCallback | None,
     ) -> _Call:
+        schema, parse = format_schema(format)
         body = {
             "model": _model(model),
             "messages": _messages(messages) or [],
@@ -335,13 +361,16 @@ class _BaseClient:
             "think": think,
             "logprobs": logprobs,
             "top_logprobs": top_logprobs,
-            "format": format,
+            "format": schema,
             "options": _options(options),
             "keep_alive": keep_alive,
             "truncate": truncate,
             "shift": shift,
         }
-        return _streamable("/api/chat", ChatResponse, body, stream, timeout, on_chunk)
+        call = _streamable("/api/chat", ChatResponse, body, stream, timeout, on_chunk)
+        if parse is not None:
+            call.finish = _parse_chat(parse)
+        return call
 
     def _embed_call(
         self,
@@ -503,7 +532,8 @@ class _BaseClient:
     def _decode(call: _Call, content: bytes) -> Any:
         if call.result is not None:
             return call.result(content)
-        return decode_response(call.cls, content)
+        response = decode_response(call.cls, content)
+        return response if call.finish is None else call.finish(response)
 
 
 class Client(_BaseClient):
@@ -569,6 +599,7 @@ class Client(_BaseClient):
                 call.method, call.path, content=call.body, timeout=timeout
             )
             stream = Stream(response, call.cls, self._http.iter_body(response), call.on_chunk)
+            stream.finish = call.finish
             return stream.final() if call.consume else stream
         response = self._http.request(call.method, call.path, content=call.body, timeout=timeout)
         return self._decode(call, response.content)
@@ -1133,6 +1164,7 @@ class AsyncClient(_BaseClient):
                 call.method, call.path, content=call.body, timeout=timeout
             )
             astream = AsyncStream(response, call.cls, self._http.iter_body(response), call.on_chunk)
+            astream.finish = call.finish
             return await astream.final() if call.consume else astream
         response = await self._http.request(
             call.method, call.path, content=call.body, timeout=timeout
@@ -1508,7 +1540,7 @@ class AsyncClient(_BaseClient):
         Modelfile (see :meth:`Client.create`)."""
         from_modelfile = None
         if modelfile is not None:
-            plan = await asyncio.to_thread(self._modelfile_plan, modelfile)
+            plan = await _to_thread(self._modelfile_plan, modelfile)
             digests = {
                 path: await self._upload_with_progress(path, on_chunk, timeout)
                 for path in plan.local_paths()
@@ -1523,7 +1555,7 @@ class AsyncClient(_BaseClient):
     async def _upload_with_progress(
         self, path: Path, on_chunk: ChunkCallback | None, timeout: Any
     ) -> str:
-        size = (await asyncio.to_thread(path.stat)).st_size
+        size = (await _to_thread(path.stat)).st_size
         if on_chunk is not None:
             await _call_back(
                 on_chunk, ProgressResponse(status=f"uploading {path.name}", total=size, completed=0)
@@ -1566,7 +1598,7 @@ class AsyncClient(_BaseClient):
 
     async def create_blob(self, path: BlobSource, *, timeout: Any = NOT_GIVEN) -> str:
         """Upload a file (path, bytes or binary file object) as a blob; returns its digest."""
-        blob, spool = await asyncio.to_thread(_prepare_blob, path)
+        blob, spool = await _to_thread(_prepare_blob, path)
         try:
             if not await self.blob_exists(blob.digest, timeout=timeout):
                 await self._http.request(
@@ -1628,14 +1660,22 @@ class AsyncClient(_BaseClient):
         return await self._send(self._web_fetch_call(url, timeout))  # type: ignore[no-any-return]
 
 
+async def _to_thread(function: Callable[..., R2], *args: Any) -> R2:
+    # asyncio is imported here rather than at module level: it costs a third of the
+    # import time of ollamakit, and sync users never need it.
+    import asyncio
+
+    return await asyncio.to_thread(function, *args)
+
+
 async def _call_back(callback: ChunkCallback, value: Any) -> None:
     result = callback(value)
-    if inspect.isawaitable(result):
+    if isinstance(result, Awaitable):
         await result
 
 
 async def _aiter_in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """Read a blob's pieces in a worker thread so the event loop never blocks on disk."""
     done = object()
-    while (chunk := await asyncio.to_thread(next, chunks, done)) is not done:
-        yield chunk  # type: ignore[misc]
+    while (chunk := await _to_thread(next, chunks, done)) is not done:
+        yield chunk

@@ -36,6 +36,7 @@ __all__ = ["AsyncStream", "RecordDecoder", "Stream"]
 
 T = TypeVar("T", bound=SubscriptableBaseModel)
 _ERROR_KEY = b'"error"'
+_ABORT_EXTENSION = "ollamakit.abort"  # _http._aiohttp.ABORT_EXTENSION, not imported: no httpx here
 
 
 class _Merger(Generic[T]):
@@ -136,41 +137,55 @@ class RecordDecoder(Generic[T]):
     def __init__(self, cls: type[T]) -> None:
         self.cls = cls
         self._decode = decoder_for(cls).decode
-        self._buffer = b""
+        # The pieces of a line still waiting for its newline, joined only once it arrives: a
+        # multi-megabyte record spread over thousands of chunks then costs linear, not
+        # quadratic, time.
+        self._partial: list[bytes] = []
         self.merger: _Merger[T] = _merger_for(cls)
         self.finished = False
 
     def feed(self, chunk: bytes) -> list[T]:
         """The records completed by ``chunk`` (a trailing partial line is kept for later)."""
-        if self._buffer:
-            chunk = self._buffer + chunk
         if b"\n" not in chunk:
-            self._buffer = chunk
+            if chunk:
+                self._partial.append(chunk)
             return []
-        *lines, self._buffer = chunk.split(b"\n")
+        if self._partial:
+            self._partial.append(chunk)
+            chunk = b"".join(self._partial)
+            self._partial = []
+        *lines, rest = chunk.split(b"\n")
+        if rest:
+            self._partial.append(rest)
         items: list[T] = []
+        append = items.append
         add = self.merger.add
         decode = self._decode
         for line in lines:
-            if not line or line.isspace():
+            if not line:
                 continue
-            if _ERROR_KEY in line:
-                self._raise_if_error(line)
+            # Typed decoding first: it is the common case, and it cannot succeed on an
+            # {"error": ...} record or a blank line (every model forbids unknown fields), so
+            # those checks only run once it has failed. This halves the cost per record.
             try:
                 item = decode(line)
             except msgspec.ValidationError:
+                if _ERROR_KEY in line:
+                    self._raise_if_error(line)
                 item = decode_response(self.cls, line)
             except msgspec.DecodeError:
+                if line.isspace():
+                    continue
                 item = decode_response(self.cls, line)  # raises ProtocolError with the line
             if add(item):
                 self.finished = True
-            items.append(item)
+            append(item)
         return items
 
     def finish(self) -> list[T]:
         """End of body: flush a last line without newline; raise if the final record is missing."""
         items: list[T] = []
-        if self._buffer.strip():
+        if b"".join(self._partial).strip():
             items = self.feed(b"\n")
         if not self.finished:
             raise IncompleteStreamError(
@@ -202,12 +217,28 @@ class _StreamBase(Generic[T]):
         self.response = response
         """The underlying ``httpx.Response`` (status, headers)."""
         self._decoder = RecordDecoder(cls)
+        self.finish: Callable[[T], T] | None = None
+        """Applied to the merged response by ``final()`` (structured-output parsing)."""
         self._closed = False
 
     @property
     def finished(self) -> bool:
         """True once the final record (``done`` / ``success``) has arrived."""
         return self._decoder.finished
+
+
+def _records(
+    body: Iterator[bytes], decoder: RecordDecoder[T], response: httpx.Response
+) -> Generator[T, None, None]:
+    feed = decoder.feed
+    try:
+        for chunk in body:
+            items = feed(chunk)
+            if items:
+                yield from items
+        yield from decoder.finish()
+    finally:
+        response.close()
 
 
 class Stream(_StreamBase[T], Iterator[T]):
@@ -229,20 +260,12 @@ class Stream(_StreamBase[T], Iterator[T]):
         on_chunk: Callable[[T], Any] | None = None,
     ) -> None:
         super().__init__(response, cls)
-        self._iterator = self._records(body)
+        # The generator must not refer back to the stream: with that cycle, a stream the caller
+        # breaks out of and drops would keep its connection (and Ollama would keep generating)
+        # until the garbage collector happened to run.
+        self._iterator = _records(body, self._decoder, response)
         if on_chunk is not None:
             self._iterator = self._notify(self._iterator, on_chunk)
-
-    def _records(self, body: Iterator[bytes]) -> Generator[T, None, None]:
-        feed = self._decoder.feed
-        try:
-            for chunk in body:
-                items = feed(chunk)
-                if items:
-                    yield from items
-            yield from self._decoder.finish()
-        finally:
-            self._release()
 
     @staticmethod
     def _notify(
@@ -265,6 +288,15 @@ class Stream(_StreamBase[T], Iterator[T]):
             self._closed = True
             self.response.close()
 
+    def __del__(self) -> None:
+        # A stream dropped before its first chunk has a generator that never started, so the
+        # generator's cleanup never runs: close the connection here instead of leaking it.
+        if not getattr(self, "_closed", True):
+            try:
+                self._release()
+            except Exception:
+                pass
+
     def close(self) -> None:
         """Stop reading and close the connection (Ollama stops generating)."""
         self._iterator.close()
@@ -285,7 +317,8 @@ class Stream(_StreamBase[T], Iterator[T]):
         """Read what is left and return the merged response (content, thinking, tool calls)."""
         for _ in self:
             pass
-        return self._decoder.final()
+        final = self._decoder.final()
+        return final if self.finish is None else self.finish(final)
 
     def text(self) -> Iterator[str]:
         """Just the text: message content for chat, ``response`` for generate."""
@@ -363,6 +396,20 @@ class AsyncStream(_StreamBase[T], AsyncIterator[T]):
 
     close = aclose
 
+    def __del__(self) -> None:
+        # Dropped without aclose() (the caller broke out of ``async for``): a finalizer cannot
+        # await, so use the transport's synchronous abort when it offers one (the default
+        # aiohttp transport does); otherwise the connection is only released once the
+        # asynchronous generators reading the body have been finalized by the event loop.
+        if getattr(self, "_closed", True):
+            return
+        abort = self.response.extensions.get(_ABORT_EXTENSION)
+        if abort is not None:
+            try:
+                abort()
+            except Exception:
+                pass
+
     async def __aenter__(self) -> AsyncStream[T]:
         return self
 
@@ -377,7 +424,8 @@ class AsyncStream(_StreamBase[T], AsyncIterator[T]):
     async def final(self) -> T:
         async for _ in self:
             pass
-        return self._decoder.final()
+        final = self._decoder.final()
+        return final if self.finish is None else self.finish(final)
 
     async def text(self) -> AsyncIterator[str]:
         async for item in self:

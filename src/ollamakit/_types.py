@@ -282,6 +282,11 @@ class Message(SubscriptableBaseModel):
 
     ToolCall: ClassVar[builtins.type[ToolCall]] = ToolCall
 
+    @property
+    def parsed(self) -> Any:
+        """The reply validated against the class passed as ``format=`` (None otherwise)."""
+        return self.__dict__.get("_parsed")
+
 
 class ToolProperty(SubscriptableBaseModel, omit_defaults=True):
     type: str | list[str] | None = None
@@ -366,12 +371,22 @@ class GenerateResponse(_Metrics):
     completed: int | None = None
     total: int | None = None
 
+    @property
+    def parsed(self) -> Any:
+        """The response validated against the class passed as ``format=`` (None otherwise)."""
+        return self.__dict__.get("_parsed")
+
 
 class ChatResponse(_Metrics):
     """One chunk of ``chat`` (or the whole answer when not streaming)."""
 
     message: Message = msgspec.field(default_factory=lambda: Message(role="assistant"))
     logprobs: list[Logprob] | None = None
+
+    @property
+    def parsed(self) -> Any:
+        """``message.parsed``: the reply validated against the ``format=`` class."""
+        return self.message.parsed
 
 
 class EmbedResponse(_Metrics):
