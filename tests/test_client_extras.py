@@ -265,3 +265,15 @@ async def test_systemone(api: Api, server: FakeOllama) -> None:
     sent = server.requests[-1].json()
     assert sent["questions"]["q1"] == {"instructions": "pick", "criteria": {"a": None, "b": "B"},
                                        "type": "choice"}  # fmt: skip
+
+
+def test_web_search_and_fetch_work_as_tools() -> None:
+    client = ollamakit.Client("http://127.0.0.1:9")
+    search = ollamakit.tool_schema(client.web_search)["function"]
+    assert search["name"] == "web_search"
+    assert search["parameters"]["required"] == ["query"]
+    assert search["parameters"]["properties"]["max_results"]["type"] == "integer"
+    assert "timeout" not in search["parameters"]["properties"]
+    fetch = ollamakit.tool_schema(client.web_fetch)["function"]
+    assert fetch["parameters"]["required"] == ["url"]
+    client.close()

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from ._errors import OllamaError, RequestError
+from ._types import NOT_GIVEN
 
 if TYPE_CHECKING:
     from pydantic.json_schema import GenerateJsonSchema
@@ -1088,6 +1089,10 @@ def inspect_callable(obj: Callable[..., Any]) -> CallableInfo:
         if param.kind in _VARIADIC or param.name in bound_keywords:
             continue
         if index == 0 and param.name in ("self", "cls") and param.kind in _POSITIONAL:
+            continue
+        if param.default is NOT_GIVEN:
+            # Client plumbing such as ``timeout=`` (so ``client.web_search`` works as a tool):
+            # not something the model should choose.
             continue
         if hints is not None:
             annotation = hints.get(param.name, _EMPTY)
