@@ -277,3 +277,16 @@ def test_web_search_and_fetch_work_as_tools() -> None:
     fetch = ollamakit.tool_schema(client.web_fetch)["function"]
     assert fetch["parameters"]["required"] == ["url"]
     client.close()
+
+
+async def test_create_blob_reports_progress(api: Api, server: FakeOllama) -> None:
+    data = b"x" * (3 * 1024 * 1024 + 5)
+    digest = _digest(data)
+    server.expect("HEAD", f"/api/blobs/{digest}", Reply.empty(404), Reply.empty(200))
+    server.expect("POST", f"/api/blobs/{digest}", Reply.empty(201))
+    seen: list[tuple[int, int]] = []
+    await api("create_blob", data, progress=lambda sent, total: seen.append((sent, total)))
+    assert seen == [(len(data), len(data))]  # bytes go out in one piece
+    seen.clear()
+    await api("create_blob", data, progress=lambda sent, total: seen.append((sent, total)))
+    assert seen == [(len(data), len(data))]  # already there: reported complete at once

@@ -81,9 +81,12 @@ def test_last_line_without_newline_is_flushed() -> None:
 def test_error_record_raises_stream_error() -> None:
     body = _body(chat_stream(["x"])[:1]) + b'{"error":"model runner has unexpectedly stopped"}\n'
     decoder = RecordDecoder(ChatResponse)
+    assert len(decoder.feed(body)) == 1
     with pytest.raises(StreamError, match="unexpectedly stopped") as info:
-        decoder.feed(body)
+        decoder.feed(b"")
     assert info.value.status_code == -1
+    with pytest.raises(StreamError):
+        RecordDecoder(ChatResponse).feed(b'{"error":"at once"}\n')
 
 
 def test_the_word_error_inside_content_is_not_an_error() -> None:
@@ -140,3 +143,12 @@ def test_progress_stream_ends_with_success() -> None:
     decoder.feed(b'{"status":"success"}\n')
     assert decoder.finished
     assert decoder.final().status == "success"
+
+
+def test_records_before_an_error_in_the_same_read_are_delivered_first() -> None:
+    decoder = RecordDecoder(ProgressResponse)
+    body = b'{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n'
+    items = decoder.feed(body)
+    assert [item.status for item in items] == ["pulling manifest"]
+    with pytest.raises(StreamError, match="file does not exist"):
+        decoder.finish()

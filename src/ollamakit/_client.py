@@ -11,9 +11,7 @@ added (``timeout=``, ``verbose=``, ``truncate=``, ...) is a new keyword argument
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, overload
@@ -68,22 +66,34 @@ ToolsArg = Sequence[Mapping[str, Any] | Tool | Callable[..., Any]] | None
 KeepAliveArg = float | str | None
 
 
-@dataclass(slots=True)
 class _Call:
     """A request ready to send: what the shared builders hand to the network layer."""
 
-    method: str
-    path: str
-    cls: type[Any]
-    body: bytes | None = None
-    stream: bool = False
-    timeout: Any = NOT_GIVEN
-    result: Callable[[Any], Any] | None = field(default=None)
-    on_chunk: Callable[[Any], Any] | None = None
-    consume: bool = False
-    """Stream internally (for ``on_chunk``) and return the merged final response."""
-    finish: Callable[[Any], Any] | None = None
-    """Applied to the final response (structured-output parsing)."""
+    __slots__ = ("body", "cls", "consume", "finish", "method", "on_chunk", "path", "result",
+                 "stream", "timeout")  # fmt: skip
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        cls: type[Any],
+        body: bytes | None = None,
+        stream: bool = False,
+        timeout: Any = NOT_GIVEN,
+        result: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.cls = cls
+        self.body = body
+        self.stream = stream
+        self.timeout = timeout
+        self.result = result
+        self.on_chunk: Callable[[Any], Any] | None = None
+        self.consume = False
+        """Stream internally (for ``on_chunk``) and return the merged final response."""
+        self.finish: Callable[[Any], Any] | None = None
+        """Applied to the final response (structured-output parsing)."""
 
 
 ChunkCallback = Callable[[Any], Any]
@@ -199,25 +209,41 @@ DEFAULT_WEB_URL = "https://ollama.com"
 _BLOB_CHUNK = 1 << 20
 
 BlobSource = str | Path | bytes | bytearray | memoryview | BinaryIO
+BlobProgress = Callable[[int, int], Any]
+"""Called as ``progress(bytes_sent, total_bytes)`` while a blob uploads."""
 
 
-@dataclass(slots=True)
 class _Blob:
     """A blob ready to upload: its digest, size and how to read it (no I/O done yet)."""
 
-    digest: str
-    size: int
-    path: Path | None = None
-    data: bytes | None = None
+    __slots__ = ("data", "digest", "path", "size")
 
-    def chunks(self) -> Iterator[bytes]:
+    def __init__(
+        self, digest: str, size: int, path: Path | None = None, data: bytes | None = None
+    ) -> None:
+        self.digest = digest
+        self.size = size
+        self.path = path
+        self.data = data
+
+    def chunks(self, progress: BlobProgress | None = None) -> Iterator[bytes]:
+        sent = 0
         if self.data is not None:
-            yield self.data
-            return
-        assert self.path is not None
-        with self.path.open("rb") as file:
-            while chunk := file.read(_BLOB_CHUNK):
-                yield chunk
+            pieces: Iterator[bytes] = iter([self.data])
+        else:
+            assert self.path is not None
+            pieces = _read_pieces(self.path)
+        for chunk in pieces:
+            yield chunk
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent, self.size)
+
+
+def _read_pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(_BLOB_CHUNK):
+            yield chunk
 
 
 def _prepare_blob(source: BlobSource) -> tuple[_Blob, Path | None]:
@@ -238,6 +264,8 @@ def _prepare_blob(source: BlobSource) -> tuple[_Blob, Path | None]:
     if not callable(read):
         raise RequestError(f"create_blob takes a path, bytes or a binary file, not {source!r}")
     # A file object may not be seekable (a pipe): spool it to disk while hashing.
+    import tempfile
+
     digest = hashlib.sha256()
     size = 0
     with tempfile.NamedTemporaryFile(prefix="ollamakit-blob-", delete=False) as spool:
@@ -1000,14 +1028,14 @@ class Client(_BaseClient):
     def _upload_with_progress(
         self, path: Path, on_chunk: ChunkCallback | None, timeout: Any
     ) -> str:
-        size = path.stat().st_size
-        if on_chunk is not None:
-            on_chunk(ProgressResponse(status=f"uploading {path.name}", total=size, completed=0))
-        digest = self.create_blob(path, timeout=timeout)
-        if on_chunk is not None:
-            on_chunk(ProgressResponse(status=f"uploading {path.name}", digest=digest,
-                                      total=size, completed=size))  # fmt: skip
-        return digest
+        status = f"uploading {path.name}"
+
+        def report(sent: int, total: int) -> None:
+            if on_chunk is not None:
+                on_chunk(ProgressResponse(status=status, total=total, completed=sent))
+
+        report(0, path.stat().st_size)
+        return self.create_blob(path, timeout=timeout, progress=report)
 
     def list(self, *, timeout: Any = NOT_GIVEN) -> ListResponse:
         """Models in the local store (``GET /api/tags``)."""
@@ -1037,19 +1065,29 @@ class Client(_BaseClient):
 
     # -- blobs, helpers and the hosted web API ----------------------------------------------
 
-    def create_blob(self, path: BlobSource, *, timeout: Any = NOT_GIVEN) -> str:
+    def create_blob(
+        self,
+        path: BlobSource,
+        *,
+        timeout: Any = NOT_GIVEN,
+        progress: BlobProgress | None = None,
+    ) -> str:
         """Upload a file (path, bytes or binary file object) as a blob; returns its digest.
 
         The content is hashed and sent in 1 MiB pieces, so memory stays flat for multi-GB
-        files, and nothing is sent when the server already has the blob.
+        files, and nothing is sent when the server already has the blob (``progress`` is then
+        called once, complete). ``progress(sent, total)`` follows the upload.
         """
         blob, spool = _prepare_blob(path)
         try:
-            if not self.blob_exists(blob.digest, timeout=timeout):
+            if self.blob_exists(blob.digest, timeout=timeout):
+                if progress is not None:
+                    progress(blob.size, blob.size)
+            else:
                 self._http.request(
                     "POST",
                     f"/api/blobs/{blob.digest}",
-                    content=blob.chunks(),
+                    content=blob.chunks(progress),
                     timeout=timeout,
                     headers={"Content-Length": str(blob.size),
                              "Content-Type": "application/octet-stream"},
@@ -1555,15 +1593,24 @@ class AsyncClient(_BaseClient):
     async def _upload_with_progress(
         self, path: Path, on_chunk: ChunkCallback | None, timeout: Any
     ) -> str:
-        size = (await _to_thread(path.stat)).st_size
+        import asyncio
+
+        status = f"uploading {path.name}"
+        loop = asyncio.get_running_loop()
+        pending: list[Any] = []
+
+        def report(sent: int, total: int) -> None:
+            # Called from the upload's worker thread: hand the record to the event loop.
+            if on_chunk is not None:
+                record = ProgressResponse(status=status, total=total, completed=sent)
+                pending.append(asyncio.run_coroutine_threadsafe(_call_back(on_chunk, record), loop))
+
         if on_chunk is not None:
-            await _call_back(
-                on_chunk, ProgressResponse(status=f"uploading {path.name}", total=size, completed=0)
-            )
-        digest = await self.create_blob(path, timeout=timeout)
-        if on_chunk is not None:
-            await _call_back(on_chunk, ProgressResponse(status=f"uploading {path.name}",
-                             digest=digest, total=size, completed=size))  # fmt: skip
+            size = (await _to_thread(path.stat)).st_size
+            await _call_back(on_chunk, ProgressResponse(status=status, total=size, completed=0))
+        digest = await self.create_blob(path, timeout=timeout, progress=report)
+        for future in pending:
+            await asyncio.wrap_future(future)
         return digest
 
     async def list(self, *, timeout: Any = NOT_GIVEN) -> ListResponse:
@@ -1596,15 +1643,27 @@ class AsyncClient(_BaseClient):
 
     # -- blobs, helpers and the hosted web API ----------------------------------------------
 
-    async def create_blob(self, path: BlobSource, *, timeout: Any = NOT_GIVEN) -> str:
-        """Upload a file (path, bytes or binary file object) as a blob; returns its digest."""
+    async def create_blob(
+        self,
+        path: BlobSource,
+        *,
+        timeout: Any = NOT_GIVEN,
+        progress: BlobProgress | None = None,
+    ) -> str:
+        """Upload a file (path, bytes or binary file object) as a blob; returns its digest.
+
+        See :meth:`Client.create_blob`; ``progress`` is called from a worker thread.
+        """
         blob, spool = await _to_thread(_prepare_blob, path)
         try:
-            if not await self.blob_exists(blob.digest, timeout=timeout):
+            if await self.blob_exists(blob.digest, timeout=timeout):
+                if progress is not None:
+                    progress(blob.size, blob.size)
+            else:
                 await self._http.request(
                     "POST",
                     f"/api/blobs/{blob.digest}",
-                    content=_aiter_in_thread(blob.chunks()),
+                    content=_aiter_in_thread(blob.chunks(progress)),
                     timeout=timeout,
                     headers={"Content-Length": str(blob.size),
                              "Content-Type": "application/octet-stream"},

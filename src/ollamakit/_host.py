@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HostConfig", "api_key_from_env", "parse_host"]
@@ -18,8 +18,7 @@ _SCHEME_PORTS = {"http": 80, "https": 443}
 _UNSPECIFIED_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
-@dataclass(frozen=True)
-class HostConfig:
+class HostConfig(NamedTuple):
     """A parsed server address: ``base_url`` never carries credentials; ``auth`` holds them."""
 
     base_url: str

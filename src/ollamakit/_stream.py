@@ -143,9 +143,12 @@ class RecordDecoder(Generic[T]):
         self._partial: list[bytes] = []
         self.merger: _Merger[T] = _merger_for(cls)
         self.finished = False
+        self._error: StreamError | None = None
 
     def feed(self, chunk: bytes) -> list[T]:
         """The records completed by ``chunk`` (a trailing partial line is kept for later)."""
+        if self._error is not None:
+            raise self._error
         if b"\n" not in chunk:
             if chunk:
                 self._partial.append(chunk)
@@ -170,8 +173,13 @@ class RecordDecoder(Generic[T]):
             try:
                 item = decode(line)
             except msgspec.ValidationError:
-                if _ERROR_KEY in line:
-                    self._raise_if_error(line)
+                error = self._error_in(line) if _ERROR_KEY in line else None
+                if error is not None:
+                    if not items:
+                        raise error from None
+                    # Hand out the records that came before the error first.
+                    self._error = error
+                    return items
                 item = decode_response(self.cls, line)
             except msgspec.DecodeError:
                 if line.isspace():
@@ -184,9 +192,13 @@ class RecordDecoder(Generic[T]):
 
     def finish(self) -> list[T]:
         """End of body: flush a last line without newline; raise if the final record is missing."""
+        if self._error is not None:
+            raise self._error
         items: list[T] = []
         if b"".join(self._partial).strip():
             items = self.feed(b"\n")
+        if self._error is not None:
+            raise self._error
         if not self.finished:
             raise IncompleteStreamError(
                 "the stream ended before its final record (no done=true / status=success); "
@@ -194,16 +206,18 @@ class RecordDecoder(Generic[T]):
             )
         return items
 
-    def _raise_if_error(self, line: bytes) -> None:
+    @staticmethod
+    def _error_in(line: bytes) -> StreamError | None:
         try:
             record = msgspec.json.decode(line)
         except msgspec.DecodeError:
-            return
+            return None
         if isinstance(record, dict) and record.get("error"):
             error = record["error"]
-            raise StreamError(
+            return StreamError(
                 error if isinstance(error, str) else msgspec.json.encode(error).decode()
             )
+        return None
 
     def final(self) -> T:
         result = self.merger.result()

@@ -21,7 +21,6 @@ pydantic stays optional and is never imported by this module for a type that doe
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 import typing
@@ -180,6 +179,8 @@ def _uses_pydantic(tp: Any, seen: set[int]) -> bool:
     if id(tp) in seen:
         return False
     seen.add(id(tp))
+    import dataclasses
+
     from ._tools import _class_hints, _is_form, _is_typeddict, _peel, _pydantic_dataclass
 
     bare, metadata = _peel(tp)

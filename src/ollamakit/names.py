@@ -16,7 +16,7 @@ False
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._errors import RequestError
 
@@ -72,8 +72,7 @@ def _is_valid_part(kind: str, part: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class ModelName:
+class ModelName(NamedTuple):
     """A parsed model name. Parts the text did not give are filled with the defaults."""
 
     host: str
