@@ -61,3 +61,9 @@ def test_parse_host(value: str | None, url: str, auth: tuple[str, str] | None) -
 )
 def test_is_loopback(value: str | None, loopback: bool) -> None:
     assert parse_host(value).is_loopback is loopback
+
+
+def test_repr_hides_the_password() -> None:
+    config = parse_host("http://user:s3cret@example.com")
+    assert config.auth == ("user", "s3cret")
+    assert "s3cret" not in repr(config)

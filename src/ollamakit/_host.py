@@ -24,6 +24,11 @@ class HostConfig(NamedTuple):
     base_url: str
     auth: tuple[str, str] | None = None
 
+    def __repr__(self) -> str:
+        # The password must never reach a log or a traceback.
+        auth = "None" if self.auth is None else f"({self.auth[0]!r}, '***')"
+        return f"HostConfig(base_url={self.base_url!r}, auth={auth})"
+
     @property
     def is_loopback(self) -> bool:
         host = self.base_url.split("://", 1)[1].split("/", 1)[0]
@@ -68,7 +73,7 @@ def parse_host(value: str | None) -> HostConfig:
     >>> parse_host("0.0.0.0").base_url
     'http://127.0.0.1:11434'
     >>> parse_host("https://user:pw@example.com/ollama/")
-    HostConfig(base_url='https://example.com:443/ollama', auth=('user', 'pw'))
+    HostConfig(base_url='https://example.com:443/ollama', auth=('user', '***'))
     """
     text = _strip_quotes(value or "")
     if not text:

@@ -12,10 +12,14 @@ as with the official package); by default the bytes travel through faster transp
 from __future__ import annotations
 
 import asyncio
+import base64
 import platform
 import random
+import re
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -56,6 +60,10 @@ _RETRY_STATUSES = frozenset({429, 503})
 _MAX_BACKOFF = 8.0
 _MAX_RETRY_AFTER = 60.0
 _LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_MIN_SECRET_LENGTH = 4  # shorter strings are not redacted: they would mangle every message
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def user_agent() -> str:
@@ -77,11 +85,24 @@ def _as_timeout(value: Any) -> httpx.Timeout:
     raise RequestError(f"timeout must be a number of seconds, None or httpx.Timeout, not {value!r}")
 
 
-def map_transport_error(exc: BaseException, base_url: str, *, streaming: bool) -> OllamaError:
-    """Translate an httpx exception into ollamakit's error tree."""
+def _redact(text: str, secrets: Collection[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "[secret]")
+    return text
+
+
+def map_transport_error(
+    exc: BaseException, base_url: str, *, streaming: bool, secrets: Collection[str] = ()
+) -> OllamaError:
+    """Translate an httpx exception into ollamakit's error tree.
+
+    ``secrets`` (credentials the request carried) are blanked out of the message: some
+    underlying libraries quote the offending header value in theirs.
+    """
     if isinstance(exc, OllamaError):
         return exc
-    message = str(exc) or type(exc).__name__
+    message = _redact(str(exc) or type(exc).__name__, secrets)
     if isinstance(exc, httpx.TimeoutException):
         kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
         if isinstance(exc, httpx.WriteTimeout | httpx.PoolTimeout):
@@ -99,6 +120,11 @@ def map_transport_error(exc: BaseException, base_url: str, *, streaming: bool) -
         return RequestError(f"invalid URL: {message}")
     if isinstance(exc, httpx.TooManyRedirects | httpx.DecodingError | httpx.ProtocolError):
         return ProtocolError(message)
+    if isinstance(exc, httpx.StreamError):
+        return TransportError(
+            f"the request body is streamed and cannot be sent a second time (after a redirect "
+            f"or an authentication challenge): {message}"
+        )
     if isinstance(exc, httpx.HTTPError):
         return TransportError(message)
     if isinstance(exc, OSError):
@@ -121,13 +147,38 @@ def _retry_delay(attempt: int, retry_after: float | None) -> float:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110, 10.2.3)."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _replayable(request: httpx.Request) -> bool:
+    # A body read from a file or an iterator is consumed by the first attempt.
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+def _check_header(name: Any, value: Any, source: str) -> None:
+    """Reject a header that cannot be sent, without quoting its value (it may be a secret)."""
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        raise RequestError(f"invalid HTTP header name {name!r}")
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    if isinstance(text, str) and not _HEADER_VALUE.fullmatch(text):
+        raise RequestError(
+            f"{source} contains a line break, a control character or non-ASCII text, which an "
+            "HTTP header cannot carry (the value is not shown: it may be a secret)"
+        )
 
 
 def _is_retryable_transport_error(exc: BaseException) -> bool:
@@ -160,6 +211,7 @@ class _HTTPBase:
         if self.host.auth is not None and "auth" not in self.httpx_kwargs:
             self.httpx_kwargs["auth"] = httpx.BasicAuth(*self.host.auth)
         self.uses_own_transport = not (_TRANSPORT_OPTIONS & self.httpx_kwargs.keys())
+        self._secrets = self._secret_values()
 
     def _headers(self, user_headers: Mapping[str, str] | None) -> dict[str, str]:
         headers = {
@@ -167,14 +219,36 @@ class _HTTPBase:
             "Accept": "application/json",
             "User-Agent": user_agent(),
         }
+        for name, value in (user_headers or {}).items():
+            if value is not None:
+                _check_header(name, value, f"the value of header {name!r}")
         user = {key.lower(): value for key, value in (user_headers or {}).items()}
         headers = {key: value for key, value in headers.items() if key.lower() not in user}
         headers.update({key: value for key, value in user.items() if value is not None})
         if "authorization" not in user and self.host.auth is None:
             key = api_key_from_env()
             if key:
+                _check_header("Authorization", key, "OLLAMA_API_KEY")
                 headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def _secret_values(self) -> tuple[str, ...]:
+        """Credential strings that must never show up in an error message."""
+        found: set[str] = set()
+        for key, value in self.default_headers.items():
+            if key.lower() in _SECRET_HEADERS and isinstance(value, str):
+                found.add(value)
+                found.update(value.split())
+        if self.host.auth is not None:
+            user, password = self.host.auth
+            found.add(password)
+            found.add(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
+        return tuple(
+            sorted((s for s in found if len(s) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
+        )
+
+    def _error(self, exc: BaseException, *, streaming: bool) -> OllamaError:
+        return map_transport_error(exc, self.base_url, streaming=streaming, secrets=self._secrets)
 
     def _client_kwargs(self, transport: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -227,17 +301,27 @@ class SyncHTTP(_HTTPBase):
         self.client = httpx.Client(**self._client_kwargs(transport))
 
     def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        # Errors are raised outside the ``except`` blocks on purpose: chained as __context__,
+        # the library's exception would travel with ours, and aiohttp's carries the request
+        # headers, API key included, in its repr.
         attempt = 0
         while True:
+            error: OllamaError | None = None
             try:
                 response = self.client.send(request, stream=True)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.StreamError) as exc:
                 if attempt < self.retries and _is_retryable_transport_error(exc):
                     time.sleep(_retry_delay(attempt, None))
                     attempt += 1
                     continue
-                raise map_transport_error(exc, self.base_url, streaming=False) from None
-            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
+                error = self._error(exc, streaming=False)
+            if error is not None:
+                raise error
+            if (
+                response.status_code in _RETRY_STATUSES
+                and attempt < self.retries
+                and _replayable(request)
+            ):
                 response.close()
                 time.sleep(_retry_delay(attempt, _retry_after(response)))
                 attempt += 1
@@ -247,9 +331,11 @@ class SyncHTTP(_HTTPBase):
             try:
                 body = response.read()
             except httpx.HTTPError as exc:
-                raise map_transport_error(exc, self.base_url, streaming=False) from None
+                error = self._error(exc, streaming=False)
             finally:
                 response.close()
+            if error is not None:
+                raise error
             if not response.is_success:
                 raise _error_from_response(response, body)
             return response
@@ -280,8 +366,10 @@ class SyncHTTP(_HTTPBase):
         """The raw body chunks, with transport failures mapped to ollamakit errors."""
         try:
             yield from response.iter_raw()
+            return
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, self.base_url, streaming=True) from None
+            error = self._error(exc, streaming=True)
+        raise error
 
     def close(self) -> None:
         self.client.close()
@@ -300,17 +388,25 @@ class AsyncHTTP(_HTTPBase):
         self.client = httpx.AsyncClient(**self._client_kwargs(transport))
 
     async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        # Raised outside the ``except`` blocks: see SyncHTTP._send.
         attempt = 0
         while True:
+            error: OllamaError | None = None
             try:
                 response = await self.client.send(request, stream=True)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.StreamError) as exc:
                 if attempt < self.retries and _is_retryable_transport_error(exc):
                     await asyncio.sleep(_retry_delay(attempt, None))
                     attempt += 1
                     continue
-                raise map_transport_error(exc, self.base_url, streaming=False) from None
-            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
+                error = self._error(exc, streaming=False)
+            if error is not None:
+                raise error
+            if (
+                response.status_code in _RETRY_STATUSES
+                and attempt < self.retries
+                and _replayable(request)
+            ):
                 await response.aclose()
                 await asyncio.sleep(_retry_delay(attempt, _retry_after(response)))
                 attempt += 1
@@ -320,9 +416,11 @@ class AsyncHTTP(_HTTPBase):
             try:
                 body = await response.aread()
             except httpx.HTTPError as exc:
-                raise map_transport_error(exc, self.base_url, streaming=False) from None
+                error = self._error(exc, streaming=False)
             finally:
                 await response.aclose()
+            if error is not None:
+                raise error
             if not response.is_success:
                 raise _error_from_response(response, body)
             return response
@@ -351,8 +449,10 @@ class AsyncHTTP(_HTTPBase):
         try:
             async for chunk in response.aiter_raw():
                 yield chunk
+            return
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, self.base_url, streaming=True) from None
+            error = self._error(exc, streaming=True)
+        raise error
 
     async def close(self) -> None:
         await self.client.aclose()

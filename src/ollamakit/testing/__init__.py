@@ -21,6 +21,7 @@ Standard library only, so it works wherever ollamakit does.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -60,9 +61,16 @@ _REASONS = {
 }
 
 
+_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
 @dataclass
 class RecordedRequest:
-    """One request the fake server received."""
+    """One request the fake server received.
+
+    ``headers`` hold the real values; the ``repr`` masks credentials, so a failing assertion
+    does not print a developer's ``OLLAMA_API_KEY`` into a CI log.
+    """
 
     method: str
     path: str
@@ -72,6 +80,16 @@ class RecordedRequest:
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
+
+    def __repr__(self) -> str:
+        headers = {
+            key: "[secure]" if key.lower() in _SENSITIVE_HEADERS else value
+            for key, value in self.headers.items()
+        }
+        return (
+            f"RecordedRequest(method={self.method!r}, path={self.path!r}, query={self.query!r}, "
+            f"headers={headers!r}, body={self.body!r})"
+        )
 
 
 # A reply is a list of steps run on the connection: bytes to send, a pause, or a hang-up.
@@ -317,6 +335,11 @@ class FakeOllama:
 
     def stop(self) -> None:
         self._running = False
+        try:
+            # Wakes the accept loop now (Linux) instead of at its next poll.
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         with self._lock:
@@ -378,10 +401,37 @@ class FakeOllama:
             if step is None:
                 return False
             if isinstance(step, float | int):
-                time.sleep(step)
+                if not _pause(connection, step):
+                    return False
                 continue
             connection.sendall(step)
         return reply.keep_alive
+
+
+def _pause(connection: socket.socket, seconds: float) -> bool:
+    """Wait, but give up early when the client hangs up (False), as Ollama cancels the work of
+    a request whose client left; so ``open_connections`` shows a client's timeout or
+    cancellation at once instead of after the pause."""
+    deadline = time.monotonic() + seconds
+    remaining = seconds
+    while remaining > 0:
+        try:
+            readable, _, _ = select.select([connection], [], [], remaining)
+        except (OSError, ValueError):  # closed by stop() meanwhile
+            return False
+        if readable:
+            try:
+                peeked = connection.recv(1, socket.MSG_PEEK)
+            except OSError:
+                return False
+            if not peeked:
+                return False
+            # The client already sent its next request: nothing more to watch for, the reader
+            # will pick it up after this reply.
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            return True
+        remaining = deadline - time.monotonic()
+    return True
 
 
 def _close(connection: socket.socket) -> None:

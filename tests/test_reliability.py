@@ -1,0 +1,932 @@
+"""Reliability: every fault ends in a documented error within a bounded time, nothing leaks,
+retries stay safe, cancellation is clean and credentials never surface.
+
+Sync and async run the same bodies (the ``mode`` fixture). The fake server is real sockets on
+loopback; nothing here resolves or contacts another address (the DNS test patches the resolver).
+``tests/test_client.py`` already checks the messages of the basic stream faults; the matrix here
+checks what every fault must share: the error type, the time it takes, that no library exception
+travels with it, that the connection is not leaked and that the client keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import os
+import random
+import socket
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import ollamakit
+import ollamakit._http as http_layer
+from ollamakit import (
+    AsyncClient,
+    Client,
+    ConnectionError,
+    IncompleteStreamError,
+    InternalServerError,
+    OllamaError,
+    ProtocolError,
+    RateLimitError,
+    RequestError,
+    ServerBusyError,
+    StreamError,
+    TimeoutError,
+)
+from ollamakit._stream import RecordDecoder
+from ollamakit.testing import FakeOllama, Reply, chat_stream
+from support import Api
+
+pytestmark = pytest.mark.anyio
+
+CHAT_REPLY = {
+    "model": "m",
+    "created_at": "2025-10-26T17:15:24.097767123Z",
+    "message": {"role": "assistant", "content": "fine"},
+    "done": True,
+    "done_reason": "stop",
+}
+FIRST_RECORD = (json.dumps(chat_stream(["a"])[0]) + "\n").encode()
+NDJSON_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+PROXY_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+# Modules whose exceptions may appear in an error's chain: ours, and plain values such as the
+# StopAsyncIteration that ended a stream. No HTTP library: their exceptions hold the request.
+HARMLESS_MODULES = {"ollamakit._errors", "builtins", "msgspec"}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """The block, whatever it raises, must end within ``seconds``."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        elapsed = time.monotonic() - started
+        assert elapsed < seconds, f"took {elapsed:.2f}s, bound {seconds}s"
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await anyio.sleep(0.01)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def error_chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [current.__cause__, current.__context__]
+    return seen
+
+
+def assert_clean_error(exc: BaseException) -> None:
+    """Ours, with no HTTP library exception attached to it."""
+    assert isinstance(exc, OllamaError), repr(exc)
+    modules = {type(link).__module__ for link in error_chain(exc)}
+    assert modules <= HARMLESS_MODULES, modules
+
+
+def with_pause(reply: Reply, after_step: int, seconds: float) -> Reply:
+    """``reply`` with a stall inserted after its first ``after_step`` steps."""
+    steps = list(reply.steps)
+    return Reply([*steps[:after_step], seconds, *steps[after_step:]], reply.keep_alive)
+
+
+def dead_url() -> str:
+    with FakeOllama() as fake:
+        return fake.url  # a port that was just free and is now closed
+
+
+def full_listener() -> tuple[socket.socket, list[socket.socket]]:
+    """A loopback listener whose accept queue is full, so that a new connect stalls."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    held: list[socket.socket] = []
+    for _ in range(4):
+        probe = socket.socket()
+        probe.settimeout(0.3)
+        try:
+            probe.connect(listener.getsockname())
+        except OSError:
+            probe.close()
+            return listener, held
+        held.append(probe)
+    for sock in [listener, *held]:
+        sock.close()
+    pytest.skip("this kernel accepts connections beyond the listen backlog")
+
+
+async def drain(api: Api, stream: Any) -> list[Any]:
+    return await api.collect(stream)
+
+
+# -- the fault matrix --------------------------------------------------------------------------
+
+FAULTS: list[tuple[str, Reply, bool, type[OllamaError]]] = [
+    ("hang-up before answering", Reply.hang_up(), False, ProtocolError),
+    ("hang-up before answering, stream", Reply.hang_up(), True, ProtocolError),
+    (
+        "closed mid-body",
+        Reply.raw(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+            b'{"model":"m","mess'
+        ),
+        False,
+        ProtocolError,
+    ),
+    (
+        "closed mid-stream",
+        Reply.ndjson(chat_stream(["a", "b"])[:2], complete=False),
+        True,
+        IncompleteStreamError,
+    ),
+    ("stream without done", Reply.ndjson(chat_stream(["a"])[:-1]), True, IncompleteStreamError),
+    (
+        "error line mid-stream",
+        Reply.ndjson([FIRST_RECORD, {"error": "model runner has unexpectedly stopped"}]),
+        True,
+        StreamError,
+    ),
+    ("malformed JSON line", Reply.ndjson([FIRST_RECORD, b'{"model": "m", oops}\n']), True,
+     ProtocolError),
+    ("invalid chunk size", Reply.raw(NDJSON_HEAD + b"zz\r\n" + FIRST_RECORD + b"\r\n0\r\n\r\n"),
+     True, ProtocolError),
+    ("chunk longer than declared",
+     Reply.raw(NDJSON_HEAD + b"4\r\n" + FIRST_RECORD + b"\r\n0\r\n\r\n"), True, ProtocolError),
+    ("chunk cut short", Reply.raw(NDJSON_HEAD + b"400\r\n" + FIRST_RECORD), True, ProtocolError),
+    ("garbage status line", Reply.raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"), False, ProtocolError),
+    ("garbage status line, stream", Reply.raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"), True,
+     ProtocolError),
+    ("HTML 502 from a proxy", Reply.body(PROXY_502, 502, "text/html"), False,
+     InternalServerError),
+    ("HTML 502 from a proxy, stream", Reply.body(PROXY_502, 502, "text/html"), True,
+     InternalServerError),
+    ("500 with a non-JSON body, stream", Reply.body("upstream exploded", 500), True,
+     InternalServerError),
+    ("empty 200 body", Reply.empty(), False, ProtocolError),
+    ("empty 200 body, stream", Reply.body(b"", 200, "application/x-ndjson"), True,
+     IncompleteStreamError),
+    ("HTML 200 page", Reply.body("<html>Sign in to the Wi-Fi</html>", 200, "text/html"), False,
+     ProtocolError),
+    ("HTML 200 page, stream", Reply.body("<html>Sign in</html>", 200, "text/html"), True,
+     ProtocolError),
+    ("stalled mid-stream", with_pause(Reply.ndjson(chat_stream(["a", "b"])), 2, 8.0), True,
+     TimeoutError),
+]  # fmt: skip
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("reply", "stream", "expected"),
+    [pytest.param(reply, stream, expected, id=name) for name, reply, stream, expected in FAULTS],
+)
+async def test_fault_matrix(
+    mode: str, server: FakeOllama, reply: Reply, stream: bool, expected: type[OllamaError]
+) -> None:
+    server.expect("POST", "/api/chat", reply, Reply.json(CHAT_REPLY))
+    api = Api(mode, server.url, timeout=1.0, retries=2)
+    with within(4.0), pytest.raises(expected) as info:
+        result = await api("chat", "m", [{"role": "user", "content": "hi"}], stream=stream)
+        if stream:
+            await drain(api, result)
+    assert_clean_error(info.value)
+    if isinstance(info.value, InternalServerError):
+        assert info.value.status_code in (500, 502)
+        assert "Bad Gateway" in info.value.body or "exploded" in info.value.body
+    # Only 429/503 are retried, and nothing after the first byte: the fault was seen once.
+    assert len(server.requests) == 1
+    # The same client carries on, and the failed exchange left at most one idle connection.
+    with within(3.0):
+        assert (await api("chat", "m", [])).message.content == "fine"
+    await eventually(lambda: server.open_connections <= 1)
+    await api.aclose()
+    await eventually(lambda: server.open_connections == 0)
+
+
+@pytest.mark.timeout(60)
+async def test_repeated_faults_do_not_leak_descriptors(mode: str, server: FakeOllama) -> None:
+    faulty = [reply for name, reply, _, _ in FAULTS if not name.startswith("stalled")]
+    api = Api(mode, server.url, timeout=2.0)
+    await api("version")
+    before = open_fds()
+    with within(30.0):
+        for _ in range(5):
+            for reply in faulty:
+                server.expect("POST", "/api/chat", reply)
+                with pytest.raises(OllamaError):
+                    await drain(api, await api("chat", "m", [], stream=True))
+    await eventually(lambda: server.open_connections <= 1)
+    assert open_fds() <= before + 2
+    await api.aclose()
+
+
+# -- unreachable servers -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(20)
+async def test_connection_refused_with_retries(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[tuple[int, float | None]] = []
+
+    def fast_delay(attempt: int, retry_after: float | None) -> float:
+        attempts.append((attempt, retry_after))
+        return 0.01
+
+    monkeypatch.setattr(http_layer, "_retry_delay", fast_delay)
+    api = Api(mode, dead_url(), retries=3)
+    for stream in (False, True):
+        attempts.clear()
+        with within(3.0), pytest.raises(ConnectionError, match="Failed to connect") as info:
+            await api("chat", "m", [], stream=stream)
+        assert_clean_error(info.value)
+        assert attempts == [(0, None), (1, None), (2, None)]
+    await api.aclose()
+
+
+def _resolver_without_invalid(
+    real: Callable[..., Any], looked_up: list[str] | None = None
+) -> Callable[..., Any]:
+    """``socket.getaddrinfo`` that fails for ``.invalid`` names without asking anyone.
+
+    Such names never resolve (RFC 6761), but the system resolver would still send the query
+    to the configured name server: answering here keeps the test off the network.
+    """
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.rstrip(".").endswith(".invalid"):
+            if looked_up is not None:
+                looked_up.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    return getaddrinfo
+
+
+@pytest.mark.timeout(20)
+async def test_dns_failure_is_a_connection_error(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    monkeypatch.setattr(
+        socket, "getaddrinfo", _resolver_without_invalid(socket.getaddrinfo, looked_up)
+    )
+    api = Api(mode, "http://no-such-host.invalid:11434")
+    for stream in (False, True):
+        with within(3.0), pytest.raises(ConnectionError) as info:
+            await api("chat", "m", [], stream=stream)
+        assert_clean_error(info.value)
+        assert "no-such-host.invalid" in str(info.value)
+    assert looked_up and set(looked_up) == {"no-such-host.invalid"}
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_connect_timeout(mode: str) -> None:
+    listener, held = full_listener()
+    host, port = listener.getsockname()
+    api = Api(mode, f"http://{host}:{port}", timeout=0.5)
+    try:
+        with within(3.0), pytest.raises(TimeoutError, match="connect") as info:
+            await api("list")
+        assert_clean_error(info.value)
+    finally:
+        await api.aclose()
+        for sock in [listener, *held]:
+            sock.close()
+
+
+# -- timeouts are per chunk ----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(20)
+async def test_read_timeout_is_between_chunks_not_overall(mode: str, server: FakeOllama) -> None:
+    server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["a", "b", "c", "d"]), delay=0.3))
+    api = Api(mode, server.url, timeout=0.8)
+    started = time.monotonic()
+    final = await api.final(await api("chat", "m", [], stream=True))
+    assert final.message.content == "abcd"
+    assert time.monotonic() - started > 1.2  # longer than the timeout, fine: chunks kept coming
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_stall_releases_the_connection_and_is_not_retried(
+    mode: str, server: FakeOllama
+) -> None:
+    server.expect("POST", "/api/chat", with_pause(Reply.ndjson(chat_stream(["a", "b"])), 2, 10.0))
+    server.expect("POST", "/api/generate", Reply.json({"response": "x", "done": True}).after(10.0))
+    api = Api(mode, server.url, timeout=0.5, retries=3)
+    stream = await api("chat", "m", [], stream=True)
+    with within(2.0), pytest.raises(TimeoutError) as info:
+        await drain(api, stream)
+    assert isinstance(info.value, TimeoutError) and "read timeout" in str(info.value)
+    with within(2.0), pytest.raises(TimeoutError):
+        await api("generate", "m", "x")  # the request reached the server: never repeated
+    assert [r.path for r in server.requests] == ["/api/chat", "/api/generate"]
+    await eventually(lambda: server.open_connections == 0, 2.0)
+    await api.aclose()
+
+
+# -- large records ---------------------------------------------------------------------------
+
+
+def _split(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("piece", [None, 512], ids=["one-chunk", "512-byte-chunks"])
+async def test_ten_megabyte_line(mode: str, server: FakeOllama, piece: int | None) -> None:
+    big = "x" * (10 * 1024 * 1024)
+    records = chat_stream(["a", big, "b"])
+    if piece is None:
+        body: list[Any] = records
+    else:
+        line = (json.dumps(records[1]) + "\n").encode()
+        body = [records[0], *_split(line, piece), *records[2:]]
+    server.expect("POST", "/api/chat", Reply.ndjson(body))
+    server.expect("POST", "/api/generate", Reply.json({"response": big, "done": True}))
+    api = Api(mode, server.url, timeout=10)
+    with within(10.0):  # the fake server needs most of it to send 20,000 chunks
+        final = await api.final(await api("chat", "m", [], stream=True))
+    assert final.message.content == "a" + big + "b"
+    with within(5.0):
+        assert (await api("generate", "m", "x")).response == big
+    await api.aclose()
+
+
+@pytest.mark.timeout(30)
+def test_a_long_line_in_small_pieces_decodes_in_linear_time() -> None:
+    big = "y" * (10 * 1024 * 1024)
+    line = (json.dumps(chat_stream([big])[0]) + "\n").encode()
+    decoder = RecordDecoder(ollamakit.ChatResponse)
+    with within(3.0):  # 10,240 pieces; joining on every piece would copy about 50 GB
+        items = [item for part in _split(line, 1024) for item in decoder.feed(part)]
+    assert [item.message.content for item in items] == [big]
+
+
+# -- content types -------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(20)
+async def test_content_type_is_not_trusted_the_body_is(mode: str, server: FakeOllama) -> None:
+    as_html = Reply.body(json.dumps(CHAT_REPLY), 200, "text/html; charset=utf-8")
+    server.expect("POST", "/api/chat", as_html, as_html)
+    api = Api(mode, server.url, timeout=5)
+    assert (await api("chat", "m", [])).message.content == "fine"
+    # A server that ignores stream=true and answers one JSON document still makes a stream.
+    chunks = await drain(api, await api("chat", "m", [], stream=True))
+    assert [c.message.content for c in chunks] == ["fine"]
+    await api.aclose()
+
+
+# -- retries -------------------------------------------------------------------------------------
+
+
+def test_backoff_is_exponential_with_jitter_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    for attempt in range(8):
+        ideal = min(http_layer._MAX_BACKOFF, 0.5 * 2**attempt)
+        delays = [http_layer._retry_delay(attempt, None) for _ in range(200)]
+        assert all(ideal / 2 <= delay <= ideal for delay in delays)
+        assert len(set(delays)) > 100  # jittered, so clients do not retry in lockstep
+    monkeypatch.setattr(random, "random", lambda: 1.0)
+    assert [http_layer._retry_delay(n, None) for n in range(6)] == [0.5, 1, 2, 4, 8, 8]
+    assert http_layer._retry_delay(0, 2.5) == 2.5  # the server's Retry-After wins
+    assert http_layer._retry_delay(0, 3600) == http_layer._MAX_RETRY_AFTER
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    def parse(value: str) -> float | None:
+        return http_layer._retry_after(httpx.Response(503, headers={"Retry-After": value}))
+
+    assert parse("2") == 2.0
+    assert parse("-5") == 0.0
+    assert parse("soon") is None
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 28 <= (parse(when) or 0) <= 30
+    assert parse("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@pytest.mark.timeout(20)
+async def test_429_and_503_are_retried_honouring_retry_after(mode: str, server: FakeOllama) -> None:
+    server.expect(
+        "POST",
+        "/api/chat",
+        Reply.error("too many requests", 429, {"Retry-After": "0.2"}),
+        Reply.error("server busy", 503, {"Retry-After": "0.1"}),
+        Reply.ndjson(chat_stream(["ok"])),
+    )
+    api = Api(mode, server.url, retries=2)
+    started = time.monotonic()
+    final = await api.final(await api("chat", "m", [], stream=True))
+    elapsed = time.monotonic() - started
+    assert final.message.content == "ok"
+    assert len(server.requests) == 3
+    assert 0.3 <= elapsed < 2.0
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_retries_give_up_with_the_last_answer(mode: str, server: FakeOllama) -> None:
+    server.expect("POST", "/api/generate", Reply.error("busy", 503, {"Retry-After": "0"}))
+    server.expect("POST", "/api/chat", Reply.error("slow down", 429, {"Retry-After": "0"}))
+    api = Api(mode, server.url, retries=2)
+    with within(2.0), pytest.raises(ServerBusyError) as busy:
+        await api("generate", "m", "x")
+    assert busy.value.retry_after == 0.0
+    assert_clean_error(busy.value)
+    with within(2.0), pytest.raises(RateLimitError):
+        await api("chat", "m", [], stream=True)
+    assert [r.path for r in server.requests] == ["/api/generate"] * 3 + ["/api/chat"] * 3
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_no_retries_unless_asked_and_never_for_500(mode: str, server: FakeOllama) -> None:
+    server.expect("POST", "/api/generate", Reply.error("busy", 503, {"Retry-After": "0"}))
+    server.expect("POST", "/api/chat", Reply.error("boom", 500))
+    api = Api(mode, server.url)
+    with pytest.raises(ServerBusyError):
+        await api("generate", "m", "x")
+    await api.aclose()
+    api = Api(mode, server.url, retries=3)
+    with pytest.raises(InternalServerError):
+        await api("chat", "m", [])
+    assert [r.path for r in server.requests] == ["/api/generate", "/api/chat"]
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_a_stream_is_never_retried_after_its_first_byte(
+    mode: str, server: FakeOllama
+) -> None:
+    cut = Reply.ndjson(chat_stream(["a", "b", "c"])[:2], complete=False)
+    server.expect("POST", "/api/chat", cut, Reply.ndjson(chat_stream(["never"])))
+    api = Api(mode, server.url, retries=5)
+    stream = await api("chat", "m", [], stream=True)
+    with within(2.0), pytest.raises(IncompleteStreamError):
+        await drain(api, stream)
+    assert len(server.requests) == 1
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_a_body_that_cannot_be_replayed_is_not_retried(
+    mode: str, server: FakeOllama, tmp_path: Path
+) -> None:
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(os.urandom(3 * 1024 * 1024))
+    server.expect("HEAD", f"/api/blobs/{_digest(blob)}", Reply.empty(404))
+    server.expect(
+        "POST", f"/api/blobs/{_digest(blob)}", Reply.error("busy", 503, {"Retry-After": "0"})
+    )
+    api = Api(mode, server.url, retries=2)
+    # The upload streams the file, so a second attempt would have nothing left to send.
+    with within(5.0), pytest.raises(ServerBusyError) as info:
+        await api("create_blob", blob)
+    assert_clean_error(info.value)
+    assert [r.method for r in server.requests] == ["HEAD", "POST"]
+    await api.aclose()
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.timeout(20)
+async def test_a_keep_alive_connection_closed_by_the_server_is_not_an_error(
+    mode: str, server: FakeOllama
+) -> None:
+    # Answers, then closes without saying so: the next request may race with the close.
+    body = b'{"version":"0.33.0"}'
+    closing = Reply.raw(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(body), body)
+    )
+    server.expect("GET", "/api/version", closing)
+    api = Api(mode, server.url)
+    with within(10.0):
+        for _ in range(40):
+            assert (await api("version")).version == "0.33.0"
+    await api.aclose()
+
+
+# -- redirects -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_server() -> Iterator[FakeOllama]:
+    with FakeOllama() as fake:
+        yield fake
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("credential", ["headers", "env", "url"])
+async def test_redirect_to_another_host_drops_credentials(
+    mode: str,
+    server: FakeOllama,
+    other_server: FakeOllama,
+    credential: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another port *and* another name: 127.0.0.1 here, localhost there.
+    target = f"http://localhost:{other_server.port}/api/chat"
+    server.expect("POST", "/api/chat", Reply.redirect(target, 307))
+    other_server.expect("POST", "/api/chat", Reply.json(CHAT_REPLY))
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+    host, kwargs = server.url, {}
+    if credential == "headers":
+        kwargs = {"headers": {"Authorization": "Bearer sk-redirect-secret"}}
+    elif credential == "env":
+        monkeypatch.setenv("OLLAMA_API_KEY", "sk-redirect-secret")
+    else:
+        host = f"http://user:pw-redirect-secret@127.0.0.1:{server.port}"
+    api = Api(mode, host, **kwargs)
+    response = await api("chat", "m", [{"role": "user", "content": "hi"}])
+    assert response.message.content == "fine"
+    assert "authorization" in server.requests[0].headers
+    moved = other_server.requests[0]
+    assert "authorization" not in moved.headers
+    assert moved.headers["host"] == f"localhost:{other_server.port}"
+    assert moved.json()["messages"] == [{"role": "user", "content": "hi"}]  # 307 keeps the body
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_what_counts_as_another_host(
+    mode: str, server: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx compares scheme, host name and port as written; it resolves nothing. A new path on
+    # the same origin keeps the credentials, the same server under another name does not.
+    monkeypatch.setenv("OLLAMA_API_KEY", "sk-origin-secret")
+    server.expect("POST", "/api/chat", Reply.redirect("/v2/api/chat", 308))
+    server.expect("POST", "/v2/api/chat", Reply.redirect(f"http://localhost:{server.port}/v3"))
+    server.expect("POST", "/v3", Reply.json(CHAT_REPLY))
+    api = Api(mode, server.url)
+    assert (await api("chat", "m", [])).message.content == "fine"
+    auth = [(r.path, r.headers.get("authorization")) for r in server.requests]
+    assert auth == [
+        ("/api/chat", "Bearer sk-origin-secret"),
+        ("/v2/api/chat", "Bearer sk-origin-secret"),
+        ("/v3", None),
+    ]
+    await api.aclose()
+
+
+# -- abandoned streams -------------------------------------------------------------------------
+
+
+@contextmanager
+def no_garbage_collector() -> Iterator[None]:
+    # Only reference counting may release connections: the collector runs at arbitrary times
+    # and would hide a stream kept alive by a reference cycle.
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+async def _abandon(api: Api, style: str) -> None:
+    stream = await api("chat", "m", [], stream=True)
+    if style == "break":
+        if api.mode == "sync":
+            for _ in stream:
+                break
+        else:
+            async for _ in stream:
+                break
+    elif style == "drop after one chunk":
+        if api.mode == "sync":
+            next(stream)
+        else:
+            await stream.__anext__()
+    elif style == "close":
+        await api.close_stream(stream)
+    # "drop unread": nothing at all
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("style", ["break", "drop after one chunk", "drop unread", "close"])
+async def test_abandoned_streams_release_their_connection(
+    mode: str, server: FakeOllama, style: str
+) -> None:
+    server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["tok"] * 400), delay=0.005))
+    api = Api(mode, server.url)
+    await api("version")
+    before = open_fds()
+    with no_garbage_collector(), within(30.0):
+        for _ in range(40):
+            await _abandon(api, style)
+            # Released at once, not when the server would have finished (2 s away).
+            await eventually(lambda: server.open_connections == 0, 1.5)
+    assert open_fds() <= before + 1
+    assert len(server.requests) == 41
+    await api.aclose()
+
+
+@pytest.mark.timeout(60)
+async def test_closing_a_client_closes_its_connections(mode: str, server: FakeOllama) -> None:
+    server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["a"])))
+    before = open_fds()
+    with no_garbage_collector(), within(20.0):
+        for _ in range(20):
+            api = Api(mode, server.url)
+            await api("version")
+            await drain(api, await api("chat", "m", [], stream=True))
+            assert server.open_connections == 1  # kept alive for the next call
+            await api.aclose()
+            await eventually(lambda: server.open_connections == 0, 1.0)
+    assert open_fds() <= before + 1
+
+
+@pytest.mark.timeout(60)
+async def test_finished_streams_reuse_one_connection(mode: str, server: FakeOllama) -> None:
+    server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["a", "b"])))
+    api = Api(mode, server.url)
+    await drain(api, await api("chat", "m", [], stream=True))
+    before = open_fds()
+    with no_garbage_collector():
+        for _ in range(50):
+            await drain(api, await api("chat", "m", [], stream=True))
+    assert open_fds() <= before + 1
+    assert server.connections_opened == 1
+    await api.aclose()
+
+
+# -- asyncio cancellation ----------------------------------------------------------------------
+
+
+@contextmanager
+def strict_event_loop() -> Iterator[list[Any]]:
+    """Debug mode on (aiohttp then reports unclosed responses) and every warning or loop error
+    collected, for the caller to assert there were none."""
+    loop = asyncio.get_running_loop()
+    problems: list[Any] = []
+    previous_handler = loop.get_exception_handler()
+    previous_debug = loop.get_debug()
+    loop.set_exception_handler(lambda _loop, context: problems.append(context))
+    loop.set_debug(True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield problems
+            gc.collect()
+        problems += caught
+    finally:
+        loop.set_debug(previous_debug)
+        loop.set_exception_handler(previous_handler)
+
+
+@pytest.mark.timeout(30)
+async def test_cancelling_a_task_mid_stream(server: FakeOllama) -> None:
+    server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["tok"] * 1000), delay=0.005))
+    client = AsyncClient(server.url)
+
+    async def consume(streams: list[Any], three_chunks: asyncio.Event) -> None:
+        stream = await client.chat("m", [], stream=True)
+        streams.append(stream)
+        received = 0
+        async for _ in stream:
+            received += 1
+            if received == 3:
+                three_chunks.set()
+
+    with strict_event_loop() as problems:
+        for _ in range(10):
+            streams: list[Any] = []
+            three = asyncio.Event()
+            task = asyncio.create_task(consume(streams, three))
+            await asyncio.wait_for(three.wait(), 5)
+            with within(1.0):
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            assert task.cancelled()
+            assert streams[0].response.is_closed
+            await eventually(lambda: server.open_connections == 0, 1.0)
+        await client.close()
+    assert problems == []
+
+
+@pytest.mark.timeout(30)
+async def test_cancelling_before_the_answer_and_wait_for(server: FakeOllama) -> None:
+    server.expect("POST", "/api/generate", Reply.json({"response": "x", "done": True}).after(10))
+    server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["t"] * 1000), delay=0.01))
+    client = AsyncClient(server.url)
+    with strict_event_loop() as problems:
+        task = asyncio.create_task(client.generate("m", "x"))
+        await eventually(lambda: len(server.requests) == 1)
+        with within(1.0):
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await eventually(lambda: server.open_connections == 0, 1.0)
+
+        async def read_all() -> None:
+            async for _ in await client.chat("m", [], stream=True):
+                pass
+
+        with within(2.0), pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(read_all(), 0.3)
+        await eventually(lambda: server.open_connections == 0, 1.0)
+        # The client is still usable afterwards.
+        server.expect("POST", "/api/generate", Reply.json({"response": "y", "done": True}))
+        assert (await client.generate("m", "x")).response == "y"
+        await client.close()
+    assert problems == []
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+ENV_KEY = "sk-env-7f3a9c1e5b2d"
+HEADER_KEY = "sk-hdr-2d8e4b6a0c1f"
+PASSWORD = "pw-9c1e5b7f3a4d"
+SECRETS = (ENV_KEY, HEADER_KEY, PASSWORD)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+        self.names: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+        self.names.add(record.name.split(".")[0])
+
+
+@pytest.fixture
+def all_logs() -> Iterator[_Collect]:
+    handler = _Collect()
+    names = ["", "httpx", "httpcore", "urllib3", "aiohttp", "asyncio", "ollamakit"]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+        lg.propagate = False
+        lg.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for lg, (level, propagate) in zip(loggers, saved):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"{where} shows a secret: {text[:300]!r}"
+
+
+def assert_error_keeps_secrets(exc: BaseException) -> None:
+    for link in error_chain(exc):
+        assert_no_secret(repr(link), f"repr of chained {type(link).__name__}")
+        assert_no_secret(str(link), f"str of chained {type(link).__name__}")
+        assert_no_secret(repr(link.args), f"args of chained {type(link).__name__}")
+        assert_no_secret(repr(vars(link)), f"attributes of chained {type(link).__name__}")
+    assert_no_secret("".join(traceback.format_exception(exc)), "the formatted traceback")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("transport", ["fast", "httpx"])
+@pytest.mark.parametrize("credential", ["env", "headers", "url"])
+async def test_credentials_stay_out_of_reprs_errors_and_logs(
+    mode: str,
+    server: FakeOllama,
+    other_server: FakeOllama,
+    transport: str,
+    credential: str,
+    all_logs: _Collect,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", ENV_KEY)
+    kwargs: dict[str, Any] = {"timeout": 1.0}
+    if transport == "httpx":
+        kwargs["limits"] = httpx.Limits()  # any transport option selects httpx's own transport
+    host = server.url
+    if credential == "headers":
+        kwargs["headers"] = {"Authorization": f"Bearer {HEADER_KEY}"}
+    elif credential == "url":
+        host = f"http://ollama:{PASSWORD}@127.0.0.1:{server.port}"
+    server.expect(
+        "POST",
+        "/api/chat",
+        Reply.ndjson(chat_stream(["ok"])),
+        Reply.error("unauthorized", 401),
+        Reply.ndjson([FIRST_RECORD, {"error": "runner crashed"}]),
+        Reply.raw(NDJSON_HEAD + b"zz\r\n" + FIRST_RECORD + b"\r\n0\r\n\r\n"),
+        Reply.raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"),
+        Reply.ndjson(chat_stream(["a"])[:1], complete=False),
+        with_pause(Reply.ndjson(chat_stream(["a"])), 2, 5.0),
+        Reply.body(PROXY_502, 502, "text/html"),
+        Reply.redirect(f"http://localhost:{other_server.port}/api/chat"),
+    )
+    other_server.expect("POST", "/api/chat", Reply.ndjson(chat_stream(["moved"])))
+    api = Api(mode, host, **kwargs)
+    shown: list[str] = [repr(api.client), str(api.client), repr(api.client._http)]
+    errors: list[BaseException] = []
+    for _ in range(9):
+        try:
+            stream = await api("chat", "m", [], stream=True)
+            shown += [repr(stream), repr(stream.response), repr(stream.response.request)]
+            shown.append(repr(stream.response.request.headers))
+            await drain(api, stream)
+        except OllamaError as exc:
+            errors.append(exc)
+    assert server.requests[0].headers["authorization"]  # the credential was in use
+    shown += [repr(request) for request in server.requests]
+    monkeypatch.setattr(socket, "getaddrinfo", _resolver_without_invalid(socket.getaddrinfo))
+    unreachable = [
+        Api(mode, dead_url(), **kwargs),
+        Api(mode, "http://no-such-host.invalid:11434", **kwargs),
+    ]
+    for other in unreachable:
+        try:
+            await other("list")
+        except OllamaError as exc:
+            errors.append(exc)
+        await other.aclose()
+    await api.aclose()
+
+    # 401, error line, bad framing, garbage status, cut, stall, 502; refused, unresolvable
+    assert len(errors) == 9
+    for error in errors:
+        assert_error_keeps_secrets(error)
+    for text in shown:
+        assert_no_secret(text, "a repr")
+    for line in all_logs.lines:
+        assert_no_secret(line, "a log record")
+    # The capture works: httpx logs every request, the transport underneath logs more.
+    assert "httpx" in all_logs.names
+    if transport == "httpx":
+        assert "httpcore" in all_logs.names
+    elif mode == "sync":
+        assert "urllib3" in all_logs.names
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "bad", ["\n", "\r\nX-Injected: 1", "\x7f", "é"], ids=["newline", "crlf", "control", "non-ascii"]
+)
+async def test_an_unsendable_key_is_refused_without_showing_it(
+    mode: str, server: FakeOllama, bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", f"sk-env-7f3a{bad}9c1e5b2d")
+    with pytest.raises(RequestError, match="OLLAMA_API_KEY") as info:
+        Api(mode, server.url)
+    assert "7f3a" not in repr(info.value)
+    monkeypatch.delenv("OLLAMA_API_KEY")
+    with pytest.raises(RequestError, match="Authorization") as info:
+        Api(mode, server.url, headers={"Authorization": f"Bearer {HEADER_KEY}{bad}"})
+    assert_error_keeps_secrets(info.value)
+    assert server.requests == []
+
+
+@pytest.mark.timeout(20)
+def test_recorded_requests_mask_credentials(server: FakeOllama) -> None:
+    with Client(server.url, headers={"Authorization": f"Bearer {HEADER_KEY}"}) as client:
+        client.version()
+    recorded = server.requests[-1]
+    assert recorded.headers["authorization"] == f"Bearer {HEADER_KEY}"  # tests can still check
+    assert HEADER_KEY not in repr(recorded)
+    assert "[secure]" in repr(recorded)
