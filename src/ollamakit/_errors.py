@@ -103,6 +103,26 @@ def _error_text(body: str) -> str:
     return body
 
 
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110, 10.2.3)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
 class ResponseError(OllamaError):
     """The server answered with an error.
 
@@ -138,13 +158,7 @@ class ResponseError(OllamaError):
     @property
     def retry_after(self) -> float | None:
         """Seconds the server asked us to wait (``Retry-After``), when it said so."""
-        value = self.headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            return None
+        return parse_retry_after(self.headers.get("retry-after"))
 
 
 class BadRequestError(ResponseError):

@@ -18,8 +18,6 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -34,6 +32,7 @@ from .._errors import (
     ResponseError,
     TimeoutError,
     TransportError,
+    parse_retry_after,
     response_error,
 )
 from .._host import HostConfig, api_key_from_env, parse_host
@@ -147,21 +146,7 @@ def _retry_delay(attempt: int, retry_after: float | None) -> float:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110, 10.2.3)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return parse_retry_after(response.headers.get("retry-after"))
 
 
 def _replayable(request: httpx.Request) -> bool:
