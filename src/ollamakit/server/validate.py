@@ -1,0 +1,349 @@
+"""Request body decoding with Go's error messages.
+
+Ollama decodes bodies with Go's ``encoding/json`` into typed structs, so a wrong type answers
+400 ``json: cannot unmarshal string into Go struct field GenerateRequest.prompt of type
+string``. Clients and tests match on those strings; this module reproduces them from a
+per-request field table instead of mirroring Go structs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from .wire import DurationError, parse_duration
+
+__all__ = [
+    "BadRequest",
+    "CHAT",
+    "COPY",
+    "CREATE",
+    "DELETE",
+    "EMBED",
+    "EMBEDDINGS",
+    "GENERATE",
+    "PULL",
+    "SHOW",
+    "decode_body",
+    "keep_alive_ns",
+    "think_value",
+]
+
+# The request structs: field -> Go type. Unknown fields are ignored, as in Go.
+GENERATE = (
+    "GenerateRequest",
+    {
+        "model": "string",
+        "prompt": "string",
+        "suffix": "string",
+        "system": "string",
+        "template": "string",
+        "context": "[]int",
+        "stream": "bool",
+        "raw": "bool",
+        "format": "json",
+        "keep_alive": "duration",
+        "images": "[]string",
+        "options": "map",
+        "think": "think",
+        "truncate": "bool",
+        "shift": "bool",
+        "logprobs": "bool",
+        "top_logprobs": "int",
+        "_debug_render_only": "bool",
+    },
+)
+CHAT = (
+    "ChatRequest",
+    {
+        "model": "string",
+        "messages": "[]api.Message",
+        "stream": "bool",
+        "format": "json",
+        "keep_alive": "duration",
+        "tools": "[]api.Tool",
+        "options": "map",
+        "think": "think",
+        "truncate": "bool",
+        "shift": "bool",
+        "logprobs": "bool",
+        "top_logprobs": "int",
+        "_debug_render_only": "bool",
+    },
+)
+EMBED = (
+    "EmbedRequest",
+    {
+        "model": "string",
+        "input": "json",
+        "truncate": "bool",
+        "dimensions": "int",
+        "keep_alive": "duration",
+        "options": "map",
+    },
+)
+EMBEDDINGS = (
+    "EmbeddingRequest",
+    {"model": "string", "prompt": "string", "keep_alive": "duration", "options": "map"},
+)
+SHOW = (
+    "ShowRequest",
+    {
+        "model": "string",
+        "name": "string",
+        "system": "string",
+        "template": "string",
+        "verbose": "bool",
+        "options": "map",
+    },
+)
+CREATE = (
+    "CreateRequest",
+    {
+        "model": "string",
+        "name": "string",
+        "from": "string",
+        "files": "map[string]string",
+        "adapters": "map[string]string",
+        "draft_files": "map[string]string",
+        "template": "string",
+        "system": "string",
+        "license": "json",
+        "parameters": "map",
+        "messages": "[]api.Message",
+        "stream": "bool",
+        "quantize": "string",
+        "quantization": "string",
+        "renderer": "string",
+        "parser": "string",
+        "requires": "string",
+        "remote_host": "string",
+        "info": "map",
+    },
+)
+COPY = ("CopyRequest", {"source": "string", "destination": "string"})
+DELETE = ("DeleteRequest", {"model": "string", "name": "string"})
+PULL = (
+    "PullRequest",
+    {
+        "model": "string",
+        "name": "string",
+        "insecure": "bool",
+        "stream": "bool",
+        "username": "string",
+        "password": "string",
+    },
+)
+
+_MESSAGE_FIELDS = {
+    "role": "string",
+    "content": "string",
+    "thinking": "string",
+    "images": "[]string",
+    "tool_calls": "[]api.ToolCall",
+    "tool_name": "string",
+    "tool_call_id": "string",
+}
+
+_THINK_LEVELS = ("high", "medium", "low", "max")
+
+
+class BadRequest(Exception):
+    """A request the server rejects; ``status`` is the HTTP status (400 unless told)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _mismatch(value: Any, where: str, go_type: str) -> BadRequest:
+    kind = _json_kind(value)
+    if kind == "number" and go_type in ("int", "[]int"):
+        kind = f"number {value}"
+    return BadRequest(
+        f"json: cannot unmarshal {kind} into Go struct field {where} of type {go_type}"
+    )
+
+
+def _check(value: Any, go_type: str, where: str) -> Any:
+    """Check one field; returns the value to keep (``None`` for JSON null)."""
+    if value is None:
+        return None
+    if go_type == "json":
+        return value
+    if go_type == "string":
+        if not isinstance(value, str):
+            raise _mismatch(value, where, "string")
+    elif go_type == "bool":
+        if not isinstance(value, bool):
+            raise _mismatch(value, where, "bool")
+    elif go_type == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _mismatch(value, where, "int")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise _mismatch(value, where, "int")
+            value = int(value)
+    elif go_type == "[]int":
+        if not isinstance(value, list):
+            raise _mismatch(value, where, "[]int")
+        value = [_check(item, "int", where) for item in value]
+    elif go_type == "[]string":
+        if not isinstance(value, list):
+            raise _mismatch(value, where, "[]string")
+        for item in value:
+            if not isinstance(item, str):
+                raise _mismatch(item, where, "string")
+    elif go_type == "map":
+        if not isinstance(value, dict):
+            raise _mismatch(value, where, "map[string]interface {}")
+    elif go_type == "map[string]string":
+        if not isinstance(value, dict):
+            raise _mismatch(value, where, "map[string]string")
+        for item in value.values():
+            if item is not None and not isinstance(item, str):
+                raise _mismatch(item, where, "string")
+    elif go_type == "[]api.Message":
+        if not isinstance(value, list):
+            raise _mismatch(value, where, "[]api.Message")
+        value = [_check_message(item, where) for item in value]
+    elif go_type in ("[]api.Tool", "[]api.ToolCall"):
+        if not isinstance(value, list):
+            raise _mismatch(value, where, go_type)
+        element = go_type[2:]
+        for item in value:
+            if item is not None and not isinstance(item, dict):
+                raise _mismatch(item, where, element)
+    return value
+
+
+def _check_message(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _mismatch(value, where, "api.Message")
+    message: dict[str, Any] = {}
+    for key, item in value.items():
+        go_type = _MESSAGE_FIELDS.get(key)
+        if go_type is None:
+            message[key] = item
+            continue
+        checked = _check(item, go_type, f"{where}.{key}")
+        if checked is not None:
+            message[key] = checked
+    role = message.get("role")
+    if isinstance(role, str):
+        message["role"] = role.lower()
+    return message
+
+
+_GO_SYNTAX = (
+    ("Extra data", "after top-level value"),
+    ("Expecting property name", "looking for beginning of object key string"),
+    ("Expecting ':'", "after object key"),
+    ("Expecting ',' delimiter", "after object key:value pair"),
+)
+
+
+def _decode_error(raw: bytes) -> BadRequest:
+    """Go's message for malformed JSON (computed only on the error path)."""
+    try:
+        text = raw.decode("utf-8")
+        json.loads(text)
+    except UnicodeDecodeError:
+        return BadRequest("invalid character in string literal")
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()):
+            return BadRequest("unexpected EOF")
+        char = text[exc.pos]
+        for prefix, where in _GO_SYNTAX:
+            if exc.msg.startswith(prefix):
+                return BadRequest(f"invalid character '{char}' {where}")
+        return BadRequest(f"invalid character '{char}' looking for beginning of value")
+    return BadRequest("unexpected EOF")
+
+
+def decode_body(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """Decode and type-check a request body; raises :class:`BadRequest`."""
+    struct, fields = spec
+    if not raw.strip():
+        raise BadRequest("missing request body")
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise _decode_error(raw) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadRequest(
+            f"json: cannot unmarshal {_json_kind(data)} into Go value of type api.{struct}"
+        )
+    body: dict[str, Any] = {}
+    for key, value in data.items():
+        go_type = fields.get(key)
+        if go_type is None:
+            continue
+        checked = _check(value, go_type, f"{struct}.{key}")
+        if checked is not None:
+            body[key] = checked
+    return body
+
+
+def keep_alive_ns(value: Any) -> int | None:
+    """``keep_alive`` as Ollama reads it: seconds (number) or a Go duration; negative means
+    forever (returned as -1). None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        type_name = {"bool": "bool", "array": "[]interface {}", "object": "map[string]interface {}"}
+        raise BadRequest(f"Unsupported type: '{type_name.get(_json_kind(value), 'unknown')}'")
+    if isinstance(value, str):
+        try:
+            nanoseconds = parse_duration(value)
+        except DurationError as exc:
+            raise BadRequest(str(exc)) from None
+    else:
+        nanoseconds = int(value * 1_000_000_000)
+        if value < 0:
+            nanoseconds = -1
+    return -1 if nanoseconds < 0 else nanoseconds
+
+
+def env_keep_alive_ns(text: str) -> int:
+    """``OLLAMA_KEEP_ALIVE``: a Go duration or bare integer seconds."""
+    text = text.strip().strip("\"'")
+    if not text:
+        return 5 * 60 * 1_000_000_000
+    try:
+        seconds = int(text)
+    except ValueError:
+        nanoseconds = parse_duration(text)
+    else:
+        nanoseconds = seconds * 1_000_000_000
+    return -1 if nanoseconds < 0 else nanoseconds
+
+
+def think_value(value: Any) -> bool | str | None:
+    """``think``: a bool or one of the levels; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _THINK_LEVELS:
+        return value
+    raise BadRequest('think must be a boolean or string ("high", "medium", "low", true, or false)')

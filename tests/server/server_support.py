@@ -1,0 +1,113 @@
+"""Helpers for the embedded-server tests: launching ``python -m ollamakit.server`` and
+building clients. Fixtures live in ``conftest.py``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+import ollamakit
+
+DEMO = "gemma3:270m"
+# Small, deterministic generations keep the suite fast on a 2-core machine.
+FAST = {"num_predict": 8, "temperature": 0, "seed": 42}
+
+
+def _src_dir() -> str:
+    return str(Path(ollamakit.__file__).resolve().parent.parent)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A running ``python -m ollamakit.server``."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    models: Path
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, as in a power cut."""
+        self.stop(signal.SIGKILL)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def launch(models: Path, log: Path, env: dict[str, str] | None = None) -> ServerProcess:
+    port = free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OLLAMA_", "OLLAMAKIT_"))
+    }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        item for item in (_src_dir(), environment.get("PYTHONPATH", "")) if item
+    )
+    environment.update(env or {})
+    handle = open(log, "ab")  # noqa: SIM115 - the child owns it; closed below
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ollamakit.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--models",
+                str(models),
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    finally:
+        handle.close()
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", models, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url + "/", timeout=1).text == "Ollama is running":
+                return server
+        time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"server did not start:\n{server.log_text()}")
+
+
+CLIENTS = ["ollama", "ollamakit"]
+
+
+def make_client(kind: str, url: str) -> object:
+    if kind == "ollama":
+        import ollama
+
+        return ollama.Client(host=url)
+    return ollamakit.Client(host=url)
