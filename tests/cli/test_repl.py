@@ -85,7 +85,12 @@ def test_chat_keeps_the_conversation(spawn: Any, fake: FakeOllama) -> None:
     assert _say(child, "again") == "Fresh.\n\n"
     _bye(child)
 
-    assert [r.path for r in fake.requests] == ["/api/show", "/api/generate"] + ["/api/chat"] * 4
+    assert [r.path for r in fake.requests] == [
+        "/api/version",
+        "/api/show",
+        "/api/generate",
+        *["/api/chat"] * 4,
+    ]
     assert bodies(fake, "/api/generate") == [{"model": "m", "stream": False}]
     chats = bodies(fake, "/api/chat")
     assert chats[0] == {"model": "m", "messages": [{"role": "user", "content": "hello"}],

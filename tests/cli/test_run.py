@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def test_run_with_a_prompt(cli: Cli, fake: FakeOllama) -> None:
     assert result.stdout == "The sky is blue.\n"
     assert result.stderr == ""
     assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api/version"),  # is a server running? (else the embedded one is started)
         ("POST", "/api/show"),
         ("POST", "/api/generate"),
     ]
@@ -183,6 +185,7 @@ def test_run_pulls_a_missing_model_first(cli: Cli, fake: FakeOllama) -> None:
     assert result.stdout == "hi\n"
     assert result.stderr == "pulling manifest\nsuccess\n"
     assert [r.path for r in fake.requests] == [
+        "/api/version",
         "/api/show",
         "/api/pull",
         "/api/show",
@@ -217,3 +220,34 @@ def test_run_embedding_model_prints_the_vector(cli: Cli, fake: FakeOllama) -> No
     result = cli("run", "all-minilm", "some text")
     assert result.stdout == "[0.5, 0.25]\n"
     assert bodies(fake, "/api/embed") == [{"model": "all-minilm", "input": "some text"}]
+
+
+@pytest.mark.server
+@pytest.mark.timeout(180)
+def test_run_starts_the_embedded_server_when_none_is_running(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**cli_env, "OLLAMAKIT_MODELS": str(tmp_path / "models"), "OLLAMAKIT_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ollamakit", "--host", f"http://127.0.0.1:{port}",
+         "run", "gemma3:270m", "Why is the sky blue?"],
+        capture_output=True, text=True, env=env, timeout=170,
+    )  # fmt: skip
+    started = re.search(r"pid (\d+)", result.stderr)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert started is not None, result.stderr
+        assert result.stdout.strip(), "the model's answer is printed"
+        assert (tmp_path / "models" / "manifests").is_dir(), "the demo model was installed"
+    finally:
+        if started is not None:
+            os.kill(int(started.group(1)), signal.SIGTERM)

@@ -275,7 +275,11 @@ def run(
         keep_alive=_run.parse_keep_alive(keepalive),
         word_wrap=not nowordwrap,
     )
-    code = _run.run(state.client(), options, prompt)
+    from ._autostart import ensure_server
+
+    client = state.client()
+    ensure_server(client)
+    code = _run.run(client, options, prompt)
     if code:
         raise SystemExit(code)
 
