@@ -30,9 +30,11 @@ def start_server(
     """Start extra servers; all are stopped at the end of the session."""
     started: list[ServerProcess] = []
 
-    def start(models: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+    def start(
+        models: Path | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> ServerProcess:
         base = tmp_path_factory.mktemp("server")
-        server = launch(models or base / "models", base / "server.log", env)
+        server = launch(models or base / "models", base / "server.log", env, cwd)
         started.append(server)
         return server
 

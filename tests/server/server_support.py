@@ -58,7 +58,9 @@ class ServerProcess:
         return self.log.read_text(errors="replace")
 
 
-def launch(models: Path, log: Path, env: dict[str, str] | None = None) -> ServerProcess:
+def launch(
+    models: Path, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> ServerProcess:
     port = free_port()
     environment = {
         key: value
@@ -68,6 +70,9 @@ def launch(models: Path, log: Path, env: dict[str, str] | None = None) -> Server
     environment["PYTHONPATH"] = os.pathsep.join(
         item for item in (_src_dir(), environment.get("PYTHONPATH", "")) if item
     )
+    # Tests never reach a real registry: a pull of anything but the demo model or a local
+    # fake registry fails at once instead of going to registry.ollama.ai.
+    environment["OLLAMAKIT_OFFLINE"] = "1"
     environment.update(env or {})
     handle = open(log, "ab")  # noqa: SIM115 - the child owns it; closed below
     try:
@@ -86,6 +91,7 @@ def launch(models: Path, log: Path, env: dict[str, str] | None = None) -> Server
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=environment,
+            cwd=cwd,
         )
     finally:
         handle.close()

@@ -14,6 +14,9 @@
 ``OLLAMAKIT_NUM_THREADS``      llama.cpp threads (physical cores, at most 4)
 ``OLLAMA_ORIGINS``             extra CORS origins, comma-separated
 ``OLLAMA_NOPRUNE``             keep blobs no manifest uses
+``OLLAMAKIT_OFFLINE``          refuse registries that are not on this machine (tests, air gaps)
+``OLLAMAKIT_MAX_BODY``         largest JSON request body (``64MiB``; ``K``/``M``/``G`` suffixes,
+                               ``0`` = no limit); larger ones get 413. Blob uploads are exempt
 =============================  ===========================================================
 
 Generation of different models is serialised on a CPU-only machine (one compute slot per
@@ -85,6 +88,7 @@ def build_config(
 
     from .app import ServerConfig
     from .engine import default_threads
+    from .middleware import parse_size
     from .store import default_models_dir
     from .validate import env_keep_alive_ns
 
@@ -110,6 +114,7 @@ def build_config(
         "num_ctx": env_int("OLLAMA_CONTEXT_LENGTH", 0) or 4096,
         "num_thread": env_int("OLLAMAKIT_NUM_THREADS", 0) or default_threads(),
         "origins": origins,
+        "max_body": parse_size(os.environ.get("OLLAMAKIT_MAX_BODY", "")),
     }
     settings.update(overrides)
     return ServerConfig(**settings)

@@ -49,8 +49,15 @@ from .engine import (
     usable_threads,
 )
 from .gguf import GGUFInfo
-from .middleware import ServerMiddleware, is_loopback_bind
-from .output import OutputShaper, Piece
+from .grammar import make_grammar
+from .middleware import (
+    DEFAULT_MAX_BODY,
+    BodyLimitMiddleware,
+    ServerMiddleware,
+    is_loopback_bind,
+)
+from .openai_compat import openai_routes
+from .output import OutputShaper, Piece, ThinkingParser
 from .scheduler import Lease, QueueFullError, Scheduler, runner_memory_estimate
 from .show import list_models, show_model
 from .store import (
@@ -101,6 +108,7 @@ class ServerConfig:
     num_thread: int = field(default_factory=default_threads)
     origins: tuple[str, ...] = ()
     prune: bool | None = None
+    max_body: int = DEFAULT_MAX_BODY
 
 
 # -- responses ----------------------------------------------------------------------------
@@ -252,13 +260,7 @@ def _grammar_source(value: Any) -> tuple[str, str] | None:
 
 
 def _make_grammar(spec: tuple[str, str] | None) -> Any:
-    if spec is None:
-        return None
-    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
-
-    if spec[0] == "json":
-        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-    return LlamaGrammar.from_json_schema(spec[1], verbose=False)
+    return make_grammar(spec)
 
 
 # -- the server ---------------------------------------------------------------------------
@@ -460,14 +462,26 @@ class OllamaServer:
         if not text or not name.is_valid:
             raise BadRequest("invalid model name")
         stream = body.get("stream", True)
+        if not is_demo_name(name):
+            # Imported here: httpx is only needed once a registry is involved.
+            from .registry import pull_job
+
+            insecure = bool(body.get("insecure"))
+            return await self._progress_job(
+                request, pull_job(self.store, name, insecure=insecure), stream
+            )
 
         def work(job: Job) -> None:
-            if not is_demo_name(name):
-                job.put("item", {"status": "pulling manifest"})
-                raise BadRequest("pull model manifest: file does not exist", 404)
             install_demo_model(self.store, lambda item: job.put("item", item), name)
 
         return await self._progress_job(request, work, stream)
+
+    async def push(self, request: Request) -> Response:
+        from .registry import PUSH, push_job, push_name
+
+        body = await self._body(request, PUSH)
+        work = push_job(self.store, push_name(body), insecure=bool(body.get("insecure")))
+        return await self._progress_job(request, work, body.get("stream", True))
 
     async def _progress_job(
         self, request: Request, work: Callable[[Job], Any], stream: bool
@@ -712,8 +726,10 @@ class OllamaServer:
         truncate = body.get("truncate", True)
         sampling = SamplingOptions.from_options(options)
 
-        def build(runner: Runner | None) -> str:
+        def build(runner: Runner | None, thought: str = "") -> str:
             current = list(messages)
+            if thought:
+                current.append({"role": "assistant", "content": "", "thinking": thought})
             text = self._render(fmt, model, runner, current, tools, think_arg)
             if not truncate or runner is None:
                 return text
@@ -753,6 +769,10 @@ class OllamaServer:
             include_context=False,
             shaper=OutputShaper(thinking_tags, parser),
             logprobs=top_logprobs if body.get("logprobs") else None,
+            # Ollama lets a thinking model think freely and applies `format` from the answer on.
+            deferred=(thinking_tags, build)
+            if grammar is not None and thinking_tags is not None and "thinking" in caps
+            else None,
         )
 
     async def _run_generation(
@@ -773,7 +793,12 @@ class OllamaServer:
         include_context: bool,
         shaper: OutputShaper,
         logprobs: int | None = None,
+        deferred: tuple[tuple[str, str], Callable[[Runner, str], str]] | None = None,
     ) -> Response:
+        """``deferred``: the thinking tags and a prompt builder taking the thinking text, for
+        a format applied only once the thinking is over (Ollama's structured outputs with
+        thinking: stop when the answer starts, then restart constrained with the thinking
+        as an assistant message)."""
         lease = await self.sched.acquire(model, load, keep_alive)
         job = Job()
 
@@ -781,17 +806,53 @@ class OllamaServer:
             runner = lease.runner
             text = build(runner)
             job.put("prompt", text)
-            tokens = runner.tokenize(text, add_bos=not _starts_with_bos(runner, text))
-            tokens = runner.fit_prompt(tokens, sampling, truncate=truncate)
-            return runner.generate(
-                tokens,
-                sampling,
-                lambda piece: job.put("text", piece),
-                job.cancel,
-                grammar=_make_grammar(grammar),
-                logprobs=logprobs,
-                emit_logprobs=lambda items: job.put("logprobs", items),
-            )
+
+            def run(
+                text: str,
+                emit: Callable[[str], None],
+                spec: tuple[str, str] | None,
+                cancel: threading.Event,
+            ) -> GenerationResult:
+                tokens = runner.tokenize(text, add_bos=not _starts_with_bos(runner, text))
+                tokens = runner.fit_prompt(tokens, sampling, truncate=truncate)
+                return runner.generate(
+                    tokens,
+                    sampling,
+                    emit,
+                    cancel,
+                    grammar=_make_grammar(spec),
+                    logprobs=logprobs,
+                    emit_logprobs=lambda items: job.put("logprobs", items),
+                )
+
+            def emit(piece: str) -> None:
+                job.put("text", piece)
+
+            if deferred is None:
+                return run(text, emit, grammar, job.cancel)
+            (opening, closing), rebuild = deferred
+            watcher = ThinkingParser(opening, closing)
+            if text.strip().endswith(opening):
+                watcher.open()
+            thought: list[str] = []
+            answering = threading.Event()
+
+            def watch(piece: str) -> None:
+                if answering.is_set():
+                    return
+                thinking, content = watcher.feed(piece)
+                thought.append(thinking)
+                if content and any(thought):
+                    answering.set()
+                    # The unconstrained start of the answer is dropped; it is regenerated.
+                    piece = piece[: max(0, len(piece) - len(content))]
+                if piece:
+                    emit(piece)
+
+            result = run(text, watch, None, _AnyEvent(job.cancel, answering))
+            if not answering.is_set() or job.cancel.is_set():
+                return result
+            return run(rebuild(runner, "".join(thought)), emit, grammar, job.cancel)
 
         job.start(work, lease)
 
@@ -992,6 +1053,17 @@ class OllamaServer:
 # -- formatting helpers -------------------------------------------------------------------
 
 
+class _AnyEvent(threading.Event):
+    """Reads as set when any of the given events is (the runner only polls ``is_set``)."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        super().__init__()
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
+
+
 def _starts_with_bos(runner: Runner, text: str) -> bool:
     bos = runner.llm.token_bos()
     if bos < 0:
@@ -1066,11 +1138,13 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/api/copy", _wrap(server.copy), methods=["POST"]),
         Route("/api/delete", _wrap(server.delete), methods=["DELETE"]),
         Route("/api/pull", _wrap(server.pull), methods=["POST"]),
+        Route("/api/push", _wrap(server.push), methods=["POST"]),
         Route("/api/blobs/{digest}", _wrap(server.blob), methods=["HEAD", "POST"]),
         Route("/api/generate", _wrap(server.generate), methods=["POST"]),
         Route("/api/chat", _wrap(server.chat), methods=["POST"]),
         Route("/api/embed", _wrap(server.embed), methods=["POST"]),
         Route("/api/embeddings", _wrap(server.embeddings), methods=["POST"]),
+        *openai_routes(server),
     ]
 
     @contextlib.asynccontextmanager
@@ -1087,6 +1161,8 @@ def create_app(config: ServerConfig) -> Starlette:
         exception_handlers={HTTPException: _http_error},
     )
     app.state.server = server
+    # Added first, so it runs inside ServerMiddleware: host check and access log see the 413.
+    app.add_middleware(BodyLimitMiddleware, limit=config.max_body, exempt=("/api/blobs/",))
     app.add_middleware(
         ServerMiddleware,
         loopback=is_loopback_bind(config.host),

@@ -31,6 +31,7 @@ from .store import (
     DigestError,
     Layer,
     Manifest,
+    Pins,
     Store,
     human_number,
     parse_digest,
@@ -104,7 +105,18 @@ def check_create_request(body: dict[str, Any]) -> CreatePlan:
 
 
 def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
-    """Build and write the model; blocking, reports progress through ``report_item``."""
+    """Build and write the model; blocking, reports progress through ``report_item``.
+
+    Every blob the manifest will reference is pinned until the manifest is written, so that
+    deleting a model that shares them (or the base itself) meanwhile cannot leave the new
+    manifest pointing at a removed blob.
+    """
+    store.manifest_path(plan.name)  # a name the filesystem cannot hold fails before any write
+    with store.pinned() as pins:
+        _create_model(store, plan, report_item, pins)
+
+
+def _create_model(store: Store, plan: CreatePlan, report_item: Report, pins: Pins) -> None:
     name, body, licenses = plan.name, plan.body, plan.licenses
 
     def report(status: str) -> None:
@@ -127,12 +139,14 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
         config = {key: value for key, value in base.config.items() if key not in ("rootfs",)}
         short = base.short_name
         for layer in base.manifest.layers:
+            pins.add(layer.digest)
             inherited = Layer(layer.media_type, layer.digest, layer.size, short, layer.name)
             layers.append((inherited, f"using existing layer {layer.digest}"))
     files: dict[str, str] = body.get("files") or {}
     if files:
         report("parsing GGUF")
         for path, digest in sorted(files.items()):
+            pins.add(digest)
             if not store.has_blob(digest):
                 raise BadRequest(f"blob {digest} not found; upload it with /api/blobs first")
             try:
@@ -158,6 +172,7 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
             layers.append((layer, f"using existing layer {layer.digest}"))
     for path, digest in sorted((body.get("adapters") or {}).items()):
         del path
+        pins.add(digest)
         if not store.has_blob(digest):
             raise BadRequest(f"blob {digest} not found; upload it with /api/blobs first")
         size = store.blob_path(digest).stat().st_size
@@ -168,7 +183,7 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
     def replace(media: str, data: bytes) -> None:
         nonlocal layers
         layers = [item for item in layers if item[0].media_type != media]
-        layer, new = store.blob_layer(data, media)
+        layer, new = store.blob_layer(data, media, pins)
         verb = "creating new layer" if new else "using existing layer"
         layers.append((layer, f"{verb} {layer.digest}"))
 
@@ -179,7 +194,7 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
     if licenses:
         layers = [item for item in layers if item[0].media_type != MEDIA_LICENSE]
         for text in licenses:
-            layer, new = store.blob_layer(text.encode(), MEDIA_LICENSE)
+            layer, new = store.blob_layer(text.encode(), MEDIA_LICENSE, pins)
             verb = "creating new layer" if new else "using existing layer"
             layers.append((layer, f"{verb} {layer.digest}"))
     params: dict[str, Any] = dict(body.get("parameters") or {})
@@ -191,13 +206,13 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
                     params.setdefault(key, value)
     if params:
         layers = [item for item in layers if item[0].media_type != MEDIA_PARAMS]
-        layer, new = store.json_layer(params, MEDIA_PARAMS)
+        layer, new = store.json_layer(params, MEDIA_PARAMS, pins)
         verb = "creating new layer" if new else "using existing layer"
         layers.append((layer, f"{verb} {layer.digest}"))
     messages = body.get("messages")
     if messages:
         layers = [item for item in layers if item[0].media_type != MEDIA_MESSAGES]
-        layer, new = store.json_layer(messages, MEDIA_MESSAGES)
+        layer, new = store.json_layer(messages, MEDIA_MESSAGES, pins)
         verb = "creating new layer" if new else "using existing layer"
         layers.append((layer, f"{verb} {layer.digest}"))
     for key in ("renderer", "parser", "requires"):
@@ -210,7 +225,7 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
     config.setdefault("file_type", "")
     config["architecture"] = "amd64"
     config["os"] = "linux"
-    config_layer, _ = store.config_layer(config)
+    config_layer, _ = store.config_layer(config, pins)
     for _layer, status in layers:
         report(status)
     report("writing manifest")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .validate import BadRequest
+
 __all__ = [
     "DEFAULT_OPTIONS",
     "EmbedResult",
@@ -472,6 +474,10 @@ class Runner:
         return data
 
     def detokenize(self, tokens: Sequence[int]) -> str:
+        for token in tokens:
+            # llama.cpp aborts the whole process on an id outside the vocabulary.
+            if not 0 <= token < self.n_vocab:
+                raise BadRequest(f"invalid token {token}: the vocabulary has {self.n_vocab} tokens")
         return b"".join(self.piece(token) for token in tokens).decode("utf-8", errors="replace")
 
     def is_eog(self, token: int) -> bool:
@@ -519,7 +525,8 @@ class Runner:
         if not prompt_tokens:
             return result
         n_ctx = self.n_ctx
-        limit = options.num_predict if options.num_predict >= 0 else 10 * n_ctx
+        # Ollama caps num_predict at 10 x num_ctx (llm/llama_server.go); negative means that cap.
+        limit = options.num_predict if 0 <= options.num_predict <= 10 * n_ctx else 10 * n_ctx
         if limit == 0:
             return result
         started = time.perf_counter_ns()

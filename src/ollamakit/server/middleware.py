@@ -1,8 +1,14 @@
-"""Server middleware: a one-line access log per request, Ollama's host check and CORS.
+"""Server middleware: a one-line access log per request, Ollama's host check and CORS, and
+the request body limit.
 
 When bound to loopback, Ollama refuses requests whose ``Host`` is not a local name or
 address (a DNS-rebinding guard); browsers are let in only from local origins, the app
 schemes Ollama allows, or ``OLLAMA_ORIGINS``.
+
+Request bodies are read into memory to be decoded, so their size is bounded
+(``OLLAMAKIT_MAX_BODY``, 64 MiB by default): a larger body is answered 413
+``{"error": "http: request body too large"}`` (Go's ``MaxBytesReader`` text) without being
+buffered. Blob uploads are exempt; they stream to disk.
 """
 
 from __future__ import annotations
@@ -10,13 +16,23 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import re
 import socket
 import time
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ServerMiddleware", "is_loopback_bind"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "BodyLimitMiddleware",
+    "ServerMiddleware",
+    "is_loopback_bind",
+    "parse_size",
+]
+
+DEFAULT_MAX_BODY = 64 << 20
+BODY_TOO_LARGE = b'{"error":"http: request body too large"}'
 
 access_log = logging.getLogger("ollamakit.server.access")
 
@@ -178,3 +194,83 @@ def _elapsed(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.6f}ms"
     return f"{seconds:.6f}s"
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str, default: int = DEFAULT_MAX_BODY) -> int:
+    """``OLLAMAKIT_MAX_BODY``: bytes, or with a binary suffix (``64M``, ``64MiB``, ``1g``).
+    Empty or unparsable means ``default``; 0 or less means no limit (returned as 0)."""
+    text = text.strip().strip("\"'")
+    if text.startswith("-"):
+        return 0
+    match = _SIZE.match(text)
+    if match is None:
+        return default
+    exponent = " kmgt".index(match.group(2).lower() or " ")
+    return int(match.group(1)) << (10 * exponent)
+
+
+class BodyLimitMiddleware:
+    """Reads each request body, up to ``limit`` bytes, before the route runs; a larger body
+    (by ``Content-Length`` or by counting a chunked body) gets 413 at once.
+
+    The route then receives the body in one message and, after it, the client's own
+    messages, so disconnects are still seen. Not reading the rest is safe: the HTTP server
+    discards what the client still sends once the response is complete.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, exempt: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.limit <= 0 or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope["headers"]:
+            if key.lower() == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    break
+                if declared > self.limit:
+                    await self._reject(scope, receive, send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                # The client left before sending the whole body: let the route see that.
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = Response(
+            BODY_TOO_LARGE, status_code=413, media_type="application/json; charset=utf-8"
+        )
+        await response(scope, receive, send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

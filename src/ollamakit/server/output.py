@@ -2,7 +2,8 @@
 
 Plain models stream text straight into ``response`` / ``message.content``. Thinking models
 (templates with ``<think>``-style tags) split it into ``thinking`` and content; tool-capable
-chats hold back text from the tool tag on and turn it into ``tool_calls`` at the end.
+chats hold back text from the tool tag on and turn it into ``tool_calls`` as each call
+completes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ class ThinkingParser:
 
     def __init__(self, opening: str, closing: str, *, prefilled: bool = False) -> None:
         self.opening, self.closing = opening, closing
-        self.state = "thinking" if prefilled else "start"
+        self.state = "opened" if prefilled else "start"
         self.buffer = ""
+
+    def open(self) -> None:
+        """The prompt already ends with the opening tag: the output starts as thinking."""
+        if self.state == "start":
+            self.state = "opened"
 
     def feed(self, text: str) -> tuple[str, str]:
         self.buffer += text
@@ -31,11 +37,18 @@ class ThinkingParser:
                 stripped = self.buffer.lstrip()
                 if stripped.startswith(self.opening):
                     self.buffer = stripped[len(self.opening) :]
-                    self.state = "thinking"
+                    self.state = "opened"
                     continue
                 if self.opening.startswith(stripped):
                     return thinking, content
                 self.state = "content"
+                continue
+            if self.state == "opened":
+                # Ollama eats the whitespace between the opening tag and the thinking.
+                self.buffer = self.buffer.lstrip()
+                if not self.buffer:
+                    return thinking, content
+                self.state = "thinking"
                 continue
             if self.state == "thinking":
                 index = self.buffer.find(self.closing)
@@ -60,7 +73,7 @@ class ThinkingParser:
 
     def flush(self) -> tuple[str, str]:
         text, self.buffer = self.buffer, ""
-        if self.state == "thinking":
+        if self.state in ("opened", "thinking"):
             return text, ""
         return "", text
 
@@ -101,14 +114,15 @@ class OutputShaper:
 
     def prompt_rendered(self, prompt: str) -> None:
         """A prompt that ends with the opening tag has already started the thinking."""
-        if self.thinker is not None and prompt.rstrip().endswith(self.thinker.opening):
-            self.thinker.state = "thinking"
+        if self.thinker is not None and prompt.strip().endswith(self.thinker.opening):
+            self.thinker.open()
 
     def feed(self, text: str) -> Piece:
         thinking, content = self.thinker.feed(text) if self.thinker else ("", text)
+        calls: list[dict[str, Any]] = []
         if self.tools is not None and content:
-            content = self.tools.feed(content)
-        return Piece(content=content, thinking=thinking)
+            content, calls = self.tools.add(content)
+        return Piece(content=content, thinking=thinking, tool_calls=calls)
 
     def finish(self) -> Piece:
         thinking = content = ""
@@ -116,7 +130,8 @@ class OutputShaper:
             thinking, content = self.thinker.flush()
         if self.tools is None:
             return Piece(content=content, thinking=thinking)
+        calls: list[dict[str, Any]] = []
         if content:
-            content = self.tools.feed(content)
-        held, calls = self.tools.finish()
-        return Piece(content=content + held, thinking=thinking, tool_calls=calls)
+            content, calls = self.tools.add(content)
+        held, rest = self.tools.finish()
+        return Piece(content=content + held, thinking=thinking, tool_calls=calls + rest)

@@ -27,6 +27,7 @@ import re
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ __all__ = [
     "Layer",
     "Manifest",
     "ModelEntry",
+    "NameTooLongError",
+    "Pins",
     "Store",
     "StoredModel",
     "default_models_dir",
@@ -87,6 +90,11 @@ _PRUNE_GRACE_SECONDS = 3600
 
 class DigestError(ValueError):
     """A digest that is malformed, or content that does not hash to its digest."""
+
+
+class NameTooLongError(ValueError):
+    """A valid model name with a part longer than a file name may be here (a host may have
+    350 characters; most filesystems allow 255 bytes). No such model can exist."""
 
 
 def parse_digest(text: str) -> str:
@@ -355,6 +363,16 @@ class Store:
         for directory in (self.manifests_dir, self.blobs_dir, self.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        try:
+            self._name_max = int(os.pathconf(self.manifests_dir, "PC_NAME_MAX"))
+        except (OSError, ValueError, AttributeError):
+            self._name_max = 255
+        # Blobs a create in progress is about to reference: deleting a model must not remove
+        # them in the meantime, although no manifest uses them yet.
+        self._pins: Counter[str] = Counter()
+        # Unused blobs a delete had to keep because they were pinned; reconsidered when the
+        # last pin goes (the create may have failed, or its manifest been replaced already).
+        self._deferred: set[str] = set()
         self._gguf_cache: dict[tuple[str, bool], GGUFInfo] = {}
         self._gguf_lock = threading.Lock()
         if prune is None:
@@ -421,9 +439,14 @@ class Store:
     def read_blob(self, digest: str) -> bytes:
         return self.blob_path(digest).read_bytes()
 
-    def blob_layer(self, data: bytes, media_type: str) -> tuple[Layer, bool]:
-        """Store a small layer; returns it and whether the blob was new."""
+    def blob_layer(
+        self, data: bytes, media_type: str, pins: Pins | None = None
+    ) -> tuple[Layer, bool]:
+        """Store a small layer; returns it and whether the blob was new. With ``pins`` the
+        blob is pinned before it is looked for, so no concurrent delete can remove it."""
         hexdigest = hashlib.sha256(data).hexdigest()
+        if pins is not None:
+            pins.add(hexdigest)
         existed = self.has_blob(hexdigest)
         if not existed:
             self.write_blob(data, f"sha256:{hexdigest}")
@@ -442,6 +465,15 @@ class Store:
                 self._gguf_cache[key] = info
         return info
 
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[Pins]:
+        """Pins released on exit; see :class:`Pins`."""
+        pins = Pins(self)
+        try:
+            yield pins
+        finally:
+            pins.release()
+
     # -- manifests ------------------------------------------------------------------------
 
     def manifest_path(self, name: ModelName) -> Path:
@@ -449,6 +481,12 @@ class Store:
         for part in (host, namespace, model, tag):
             if not part or part in (".", "..") or "/" in part or "\\" in part:
                 raise ValueError(f"invalid model name {name}")
+            if len(os.fsencode(part)) > self._name_max:
+                raise NameTooLongError(
+                    f"file name too long: a part of model name {str(name)!r} has "
+                    f"{len(os.fsencode(part))} bytes, more than the {self._name_max} "
+                    "this filesystem allows"
+                )
         return self.manifests_dir / host / namespace / model / tag
 
     def _iter_manifest_paths(self) -> Iterator[tuple[ModelName, Path]]:
@@ -464,7 +502,10 @@ class Store:
 
     def find(self, name: ModelName) -> ModelEntry | None:
         """The manifest for ``name``, matching case-insensitively as Ollama does."""
-        path = self.manifest_path(name)
+        try:
+            path = self.manifest_path(name)
+        except NameTooLongError:
+            return None
         candidates: list[tuple[ModelName, Path]] = []
         if path.is_file():
             candidates.append((name, path))
@@ -499,13 +540,25 @@ class Store:
 
     def write_manifest(self, name: ModelName, manifest: Manifest) -> Manifest:
         """Atomically write ``name``'s manifest; every layer must already be stored."""
-        for layer in manifest.all_layers():
-            if not self.has_blob(layer.digest):
-                raise FileNotFoundError(f"layer {layer.digest} is missing from the store")
         raw = manifest.encode()
         with self._lock:
-            self._write_file_atomic(self._existing_case_path(name), raw)
+            # Checked under the lock: a concurrent delete removes unused blobs under it too.
+            for layer in manifest.all_layers():
+                if not self.has_blob(layer.digest):
+                    raise FileNotFoundError(f"layer {layer.digest} is missing from the store")
+            self._replace_manifest(name, raw)
         return Manifest(config=manifest.config, layers=list(manifest.layers), raw=raw)
+
+    def _replace_manifest(self, name: ModelName, raw: bytes) -> None:
+        """Write ``name``'s manifest; when it replaces another, the blobs only the old one
+        used are removed (as Ollama does after a create), so re-creating a model with a new
+        SYSTEM does not leave the old one behind. Call with the lock held."""
+        existing = self.find(name)
+        self._write_file_atomic(
+            existing.path if existing is not None else self.manifest_path(name), raw
+        )
+        if existing is not None and self.prune_enabled and existing.manifest.raw != raw:
+            self._delete_unused(existing.manifest.all_layers())
 
     def _existing_case_path(self, name: ModelName) -> Path:
         # Ollama's getExistingName: reuse the casing of an existing manifest with the same
@@ -535,7 +588,7 @@ class Store:
             entry = self.find(source)
             if entry is None:
                 return False
-            self._write_file_atomic(self._existing_case_path(destination), entry.manifest.raw)
+            self._replace_manifest(destination, entry.manifest.raw)
             return True
 
     def delete(self, name: ModelName) -> bool:
@@ -573,10 +626,14 @@ class Store:
                 hexdigest = parse_digest(layer.digest)
             except DigestError:
                 continue
-            if hexdigest not in used:
-                with contextlib.suppress(FileNotFoundError):
-                    self.blob_path(hexdigest).unlink()
-                    self._drop_cache(hexdigest)
+            if hexdigest in used:
+                continue
+            if hexdigest in self._pins:
+                self._deferred.add(hexdigest)
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                self.blob_path(hexdigest).unlink()
+                self._drop_cache(hexdigest)
 
     def _drop_cache(self, hexdigest: str) -> None:
         with self._gguf_lock:
@@ -593,7 +650,7 @@ class Store:
                 if not _BLOB_NAME.match(entry.name):
                     continue
                 hexdigest = entry.name[len("sha256-") :]
-                if hexdigest in used:
+                if hexdigest in used or hexdigest in self._pins:
                     continue
                 try:
                     if entry.stat().st_mtime > cutoff:
@@ -672,13 +729,53 @@ class Store:
 
     # -- creating -------------------------------------------------------------------------
 
-    def config_layer(self, config: dict[str, Any]) -> tuple[Layer, bool]:
+    def config_layer(self, config: dict[str, Any], pins: Pins | None = None) -> tuple[Layer, bool]:
         data = msgspec.json.encode(config)
-        layer, new = self.blob_layer(data, MEDIA_CONFIG)
+        layer, new = self.blob_layer(data, MEDIA_CONFIG, pins)
         return layer, new
 
-    def json_layer(self, value: Any, media_type: str) -> tuple[Layer, bool]:
-        return self.blob_layer(go_json(value), media_type)
+    def json_layer(
+        self, value: Any, media_type: str, pins: Pins | None = None
+    ) -> tuple[Layer, bool]:
+        return self.blob_layer(go_json(value), media_type, pins)
+
+
+class Pins:
+    """Blobs held for a manifest about to be written: deletes and pruning leave them alone.
+
+    Pin a digest *before* checking that its blob exists; since deletes check pins under the
+    store lock, a blob found after pinning stays until :meth:`release`. A blob a delete
+    kept only because of a pin is deleted at release if nothing references it by then.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._held: list[str] = []
+
+    def add(self, digest: str) -> None:
+        hexdigest = digest.lower() if re.fullmatch(r"[0-9a-fA-F]{64}", digest) else None
+        if hexdigest is None:
+            hexdigest = parse_digest(digest)
+        with self._store._lock:
+            self._store._pins[hexdigest] += 1
+        self._held.append(hexdigest)
+
+    def release(self) -> None:
+        store = self._store
+        with store._lock:
+            freed = []
+            for hexdigest in self._held:
+                store._pins[hexdigest] -= 1
+                if store._pins[hexdigest] <= 0:
+                    del store._pins[hexdigest]
+                    if hexdigest in store._deferred:
+                        store._deferred.discard(hexdigest)
+                        freed.append(Layer("", f"sha256:{hexdigest}", 0))
+            self._held.clear()
+            if freed:
+                # Best effort, as deletes are: startup pruning catches what this misses.
+                with contextlib.suppress(OSError):
+                    store._delete_unused(freed)
 
 
 def parse_digest_safe(text: str) -> str | None:

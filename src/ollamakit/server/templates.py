@@ -3005,6 +3005,8 @@ def _find_tool_call_if(nodes: Sequence[_Node]) -> _IfNode | None:
 def _find_text(nodes: Sequence[_Node]) -> _TextNode | None:
     for node in nodes:
         if isinstance(node, _TextNode):
+            if not node.text.strip():
+                continue  # Ollama's findTextNode skips blank text
             return node
         if isinstance(node, _BranchNode):
             found = _find_text(node.list.nodes)
@@ -3245,8 +3247,8 @@ def infer_thinking_tags(template: Template | str) -> tuple[str, str] | None:
 def tool_call_tag(template: Template | str) -> str:
     """The text that starts a tool call in the model's output (Ollama's ``parseTag``).
 
-    The first text inside ``{{ if .ToolCalls }}``, trimmed and cut before any ``{``, e.g.
-    ``<tool_call>`` or ``[TOOL_CALLS]``; ``{`` when there is none.
+    The first non-blank text inside ``{{ if .ToolCalls }}``, cut before any ``{``, then
+    trimmed, e.g. ``<tool_call>`` or ``[TOOL_CALLS]``; ``{`` when there is none.
     """
     root = _as_template(template)._c.root
     node = _find_tool_call_if(root.nodes)
@@ -3255,5 +3257,5 @@ def tool_call_tag(template: Template | str) -> str:
     text = _find_text(node.list.nodes)
     if text is None:
         return "{"
-    tag = text.text.strip().replace("\r\n", "\n").split("{", 1)[0]
+    tag = text.text.replace("\r\n", "\n").split("{", 1)[0].strip()
     return tag or "{"

@@ -9,11 +9,12 @@ per-request field table instead of mirroring Go structs.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgspec
 
-from .wire import DurationError, parse_duration
+from .wire import FOREVER_NS, DurationError, parse_duration
 
 __all__ = [
     "BadRequest",
@@ -260,17 +261,58 @@ _GO_SYNTAX = (
 )
 
 
+class _NotGoNumber(ValueError):
+    """A token Python's json accepts and Go's rejects (NaN, Infinity, 1e999)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def _reject_constant(text: str) -> Any:
+    raise _NotGoNumber(text)
+
+
+def _reject_overflow(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotGoNumber(text)
+    return value
+
+
+def _go_char(char: str) -> str:
+    """Go's ``quoteChar``: ``'x'``, with quote and backslash escaped, control chars by name."""
+    if char == "'":
+        return "'\\''"
+    if char == '"':
+        return "'\"'"
+    if char.isprintable():
+        return f"'{char}'"
+    return "'" + json.dumps(char)[1:-1] + "'"
+
+
 def _decode_error(raw: bytes) -> BadRequest:
     """Go's message for malformed JSON (computed only on the error path)."""
+    text = raw.decode("utf-8", errors="replace")
     try:
-        text = raw.decode("utf-8")
-        json.loads(text)
-    except UnicodeDecodeError:
-        return BadRequest("invalid character in string literal")
+        json.loads(text, parse_constant=_reject_constant, parse_float=_reject_overflow)
+    except RecursionError:
+        return BadRequest("exceeded max depth")
+    except _NotGoNumber as exc:
+        if exc.text.startswith("-I"):
+            return BadRequest("invalid character 'I' in numeric literal")
+        if exc.text[0] in "NI":
+            return BadRequest(f"invalid character '{exc.text[0]}' looking for beginning of value")
+        return BadRequest(f"json: cannot unmarshal number {exc.text} into Go value of type float64")
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             return BadRequest("unexpected EOF")
         char = text[exc.pos]
+        if exc.msg.startswith("Invalid control character"):
+            return BadRequest(f"invalid character {_go_char(char)} in string literal")
+        if exc.msg.startswith("Invalid \\escape"):
+            char = text[exc.pos + 1 : exc.pos + 2]
+            return BadRequest(f"invalid character {_go_char(char)} in string escape code")
         for prefix, where in _GO_SYNTAX:
             if exc.msg.startswith(prefix):
                 return BadRequest(f"invalid character '{char}' {where}")
@@ -285,7 +327,14 @@ def decode_body(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
         raise BadRequest("missing request body")
     try:
         data = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except UnicodeDecodeError:
+        # Go's decoder replaces invalid UTF-8 in strings with U+FFFD instead of failing.
+        raw = raw.decode("utf-8", errors="replace").encode()
+        try:
+            data = msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            raise _decode_error(raw) from None
+    except (msgspec.DecodeError, RecursionError):
         raise _decode_error(raw) from None
     if data is None:
         return {}
@@ -317,10 +366,12 @@ def keep_alive_ns(value: Any) -> int | None:
             nanoseconds = parse_duration(value)
         except DurationError as exc:
             raise BadRequest(str(exc)) from None
+    elif value < 0 or value * 1_000_000_000 >= FOREVER_NS:
+        # Beyond Go's largest duration (~292 years) a keep-alive is "forever", which also
+        # keeps expiry dates representable.
+        nanoseconds = -1
     else:
         nanoseconds = int(value * 1_000_000_000)
-        if value < 0:
-            nanoseconds = -1
     return -1 if nanoseconds < 0 else nanoseconds
 
 
