@@ -32,9 +32,11 @@ def test_foreign_host_or_origin_is_refused(
         with pytest.raises(ollamakit.PermissionDeniedError) as info:
             ours.list()
         assert info.value.status_code == 403
-    with ollama.Client(host=embedded.url, headers=headers) as official:
-        with pytest.raises(ollama.ResponseError) as refused:
-            official.list()
+    with (
+        ollama.Client(host=embedded.url, headers=headers) as official,
+        pytest.raises(ollama.ResponseError) as refused,
+    ):
+        official.list()
     assert refused.value.status_code == 403
 
 
