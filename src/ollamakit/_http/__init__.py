@@ -55,6 +55,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0
 _TRANSPORT_OPTIONS = frozenset(
     {"transport", "verify", "cert", "proxy", "proxies", "http1", "http2", "limits", "mounts"}
 )
+# Options whose work happens in httpx's send chain (auth, cookies, hooks).
+_SEND_CHAIN_OPTIONS = frozenset({"auth", "cookies", "event_hooks"})
 _RETRY_STATUSES = frozenset({429, 503})
 _MAX_BACKOFF = 8.0
 _MAX_RETRY_AFTER = 60.0
@@ -197,6 +199,23 @@ class _HTTPBase:
             self.httpx_kwargs["auth"] = httpx.BasicAuth(*self.host.auth)
         self.uses_own_transport = not (_TRANSPORT_OPTIONS & self.httpx_kwargs.keys())
         self._secrets = self._secret_values()
+        # Requests to a local server can skip httpx's send chain (auth flow, cookie jar,
+        # redirect loop: about a fifth of a small request) when none of it has work to do.
+        base = httpx.URL(self.base_url)
+        self._direct_origin = (base.host, base.port)
+        self._direct = (
+            self.uses_own_transport
+            and self.host.is_loopback
+            and not (_SEND_CHAIN_OPTIONS & self.httpx_kwargs.keys())
+        )
+
+    def sends_directly(self, request: httpx.Request) -> bool:
+        """Whether ``request`` may go straight to the transport (see ``__init__``)."""
+        return (
+            self._direct
+            and (request.url.host, request.url.port) == self._direct_origin
+            and _replayable(request)
+        )
 
     def _headers(self, user_headers: Mapping[str, str] | None) -> dict[str, str]:
         headers = {
@@ -283,7 +302,21 @@ class SyncHTTP(_HTTPBase):
             from ._urllib3 import Urllib3Transport
 
             transport = Urllib3Transport()
+        self.transport = transport
         self.client = httpx.Client(**self._client_kwargs(transport))
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        if self.transport is not None and self.sends_directly(request):
+            response = self.transport.handle_request(request)
+            response.request = request
+            if not (response.is_redirect and self.follow_redirects):
+                return response
+            # Redirects (method changes, dropping credentials across hosts) are httpx's job:
+            # continue from the answer we have, never by sending the request a second time.
+            response.read()
+            response.close()
+            request = self.client._build_redirect_request(request, response)
+        return self.client.send(request, stream=True)
 
     def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         # Errors are raised outside the ``except`` blocks on purpose: chained as __context__,
@@ -293,7 +326,7 @@ class SyncHTTP(_HTTPBase):
         while True:
             error: OllamaError | None = None
             try:
-                response = self.client.send(request, stream=True)
+                response = self._send_once(request)
             except (httpx.HTTPError, httpx.StreamError) as exc:
                 if attempt < self.retries and _is_retryable_transport_error(exc):
                     time.sleep(_retry_delay(attempt, None))
