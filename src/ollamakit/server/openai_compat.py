@@ -36,7 +36,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ..names import ModelName
 from .engine import OptionError, PromptTooLongError
 from .scheduler import QueueFullError
-from .validate import BadRequest, decode_body
+from .validate import BadRequest, decode_body, type_mismatch
 from .wire import json_bytes
 
 if TYPE_CHECKING:
@@ -159,24 +159,6 @@ def _go_type_name(value: Any) -> str:
     return "map[string]interface {}"
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _mismatch(value: Any, where: str, go_type: str) -> BadRequest:
-    return BadRequest(
-        f"json: cannot unmarshal {_json_kind(value)} into Go struct field {where} of type {go_type}"
-    )
-
-
 # -- request decoding ---------------------------------------------------------------------
 
 
@@ -196,7 +178,7 @@ def _number(body: dict[str, Any], key: str, struct_name: str, go_type: str) -> f
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _mismatch(value, f"{struct_name}.{key}", go_type)
+        raise type_mismatch(value, f"{struct_name}.{key}", go_type)
     return float(value)
 
 
@@ -221,10 +203,10 @@ def _include_usage(body: dict[str, Any], struct_name: str) -> bool:
     if options is None:
         return False
     if not isinstance(options, dict):
-        raise _mismatch(options, f"{struct_name}.stream_options", "openai.StreamOptions")
+        raise type_mismatch(options, f"{struct_name}.stream_options", "openai.StreamOptions")
     include = options.get("include_usage")
     if include is not None and not isinstance(include, bool):
-        raise _mismatch(include, f"{struct_name}.stream_options.include_usage", "bool")
+        raise type_mismatch(include, f"{struct_name}.stream_options.include_usage", "bool")
     return bool(include)
 
 
@@ -275,7 +257,7 @@ def _image_data(url: str) -> str:
 
 def _native_tool_calls(calls: Any) -> list[dict[str, Any]]:
     if not isinstance(calls, list):
-        raise _mismatch(calls, "ChatCompletionRequest.messages.tool_calls", "[]openai.ToolCall")
+        raise type_mismatch(calls, "ChatCompletionRequest.messages.tool_calls", "[]openai.ToolCall")
     out = []
     for call in calls:
         function = call.get("function") if isinstance(call, dict) else None
@@ -315,15 +297,15 @@ def native_messages(messages: Any) -> list[dict[str, Any]]:
     image), as in Ollama; the template merges consecutive turns of one role."""
     where = "ChatCompletionRequest.messages"
     if not isinstance(messages, list):
-        raise _mismatch(messages, where, "[]openai.Message")
+        raise type_mismatch(messages, where, "[]openai.Message")
     out: list[dict[str, Any]] = []
     for message in messages:
         if not isinstance(message, dict):
-            raise _mismatch(message, where, "openai.Message")
+            raise type_mismatch(message, where, "openai.Message")
         for key in ("role", "reasoning", "name", "tool_call_id"):
             value = message.get(key)
             if value is not None and not isinstance(value, str):
-                raise _mismatch(value, f"{where}.{key}", "string")
+                raise type_mismatch(value, f"{where}.{key}", "string")
         role = str(message.get("role") or "")
         extra: dict[str, Any] = {}
         if role.lower() == "tool":
@@ -377,7 +359,7 @@ def _response_format(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _mismatch(value, "ChatCompletionRequest.response_format", "openai.ResponseFormat")
+        raise type_mismatch(value, "ChatCompletionRequest.response_format", "openai.ResponseFormat")
     kind = value.get("type")
     if not isinstance(kind, str):
         return None
@@ -394,7 +376,7 @@ def _response_format(value: Any) -> Any:
 def _think(body: dict[str, Any]) -> bool | str | None:
     reasoning = body.get("reasoning")
     if reasoning is not None and not isinstance(reasoning, dict):
-        raise _mismatch(reasoning, "ChatCompletionRequest.reasoning", "openai.Reasoning")
+        raise type_mismatch(reasoning, "ChatCompletionRequest.reasoning", "openai.Reasoning")
     if reasoning is not None:
         effort = reasoning.get("effort") or ""
     else:

@@ -18,6 +18,7 @@ from .wire import FOREVER_NS, DurationError, parse_duration
 
 __all__ = [
     "BadRequest",
+    "type_mismatch",
     "CHAT",
     "COPY",
     "CREATE",
@@ -174,7 +175,8 @@ def _json_kind(value: Any) -> str:
     return "null"
 
 
-def _mismatch(value: Any, where: str, go_type: str) -> BadRequest:
+def type_mismatch(value: Any, where: str, go_type: str) -> BadRequest:
+    """Go's ``json: cannot unmarshal ...`` error for a field of the wrong JSON type."""
     kind = _json_kind(value)
     if kind == "number" and go_type in ("int", "[]int"):
         kind = f"number {value}"
@@ -191,53 +193,53 @@ def _check(value: Any, go_type: str, where: str) -> Any:
         return value
     if go_type == "string":
         if not isinstance(value, str):
-            raise _mismatch(value, where, "string")
+            raise type_mismatch(value, where, "string")
     elif go_type == "bool":
         if not isinstance(value, bool):
-            raise _mismatch(value, where, "bool")
+            raise type_mismatch(value, where, "bool")
     elif go_type == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _mismatch(value, where, "int")
+            raise type_mismatch(value, where, "int")
         if isinstance(value, float):
             if not value.is_integer():
-                raise _mismatch(value, where, "int")
+                raise type_mismatch(value, where, "int")
             value = int(value)
     elif go_type == "[]int":
         if not isinstance(value, list):
-            raise _mismatch(value, where, "[]int")
+            raise type_mismatch(value, where, "[]int")
         value = [_check(item, "int", where) for item in value]
     elif go_type == "[]string":
         if not isinstance(value, list):
-            raise _mismatch(value, where, "[]string")
+            raise type_mismatch(value, where, "[]string")
         for item in value:
             if not isinstance(item, str):
-                raise _mismatch(item, where, "string")
+                raise type_mismatch(item, where, "string")
     elif go_type == "map":
         if not isinstance(value, dict):
-            raise _mismatch(value, where, "map[string]interface {}")
+            raise type_mismatch(value, where, "map[string]interface {}")
     elif go_type == "map[string]string":
         if not isinstance(value, dict):
-            raise _mismatch(value, where, "map[string]string")
+            raise type_mismatch(value, where, "map[string]string")
         for item in value.values():
             if item is not None and not isinstance(item, str):
-                raise _mismatch(item, where, "string")
+                raise type_mismatch(item, where, "string")
     elif go_type == "[]api.Message":
         if not isinstance(value, list):
-            raise _mismatch(value, where, "[]api.Message")
+            raise type_mismatch(value, where, "[]api.Message")
         value = [_check_message(item, where) for item in value]
     elif go_type in ("[]api.Tool", "[]api.ToolCall"):
         if not isinstance(value, list):
-            raise _mismatch(value, where, go_type)
+            raise type_mismatch(value, where, go_type)
         element = go_type[2:]
         for item in value:
             if item is not None and not isinstance(item, dict):
-                raise _mismatch(item, where, element)
+                raise type_mismatch(item, where, element)
     return value
 
 
 def _check_message(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _mismatch(value, where, "api.Message")
+        raise type_mismatch(value, where, "api.Message")
     message: dict[str, Any] = {}
     for key, item in value.items():
         go_type = _MESSAGE_FIELDS.get(key)
