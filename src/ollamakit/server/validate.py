@@ -8,6 +8,7 @@ per-request field table instead of mirroring Go structs.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from typing import Any
@@ -322,22 +323,46 @@ def _decode_error(raw: bytes) -> BadRequest:
     return BadRequest("unexpected EOF")
 
 
+def _replace_each_invalid_byte(error: UnicodeError) -> tuple[str, int]:
+    # Go's decoder turns every byte of an invalid sequence into its own U+FFFD; Python's
+    # "replace" handler would merge a truncated multi-byte sequence into one.
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("ollamakit-go-replace", _replace_each_invalid_byte)
+
+
+def _decode_json(raw: bytes) -> Any:
+    """JSON as Go's ``encoding/json`` reads it, whatever msgspec version is installed.
+
+    Invalid UTF-8 inside strings becomes U+FFFD instead of an error. msgspec reported it as
+    ``UnicodeDecodeError`` up to 0.22 and as ``DecodeError`` since 0.23, so the repair does not
+    depend on the exception: any failure on bytes that are not valid UTF-8 retries once on the
+    repaired text, and the fast path (valid input) pays nothing.
+    """
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = raw.decode("utf-8", errors="ollamakit-go-replace").encode()
+        try:
+            return msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    raise _decode_error(raw) from None
+
+
 def decode_body(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """Decode and type-check a request body; raises :class:`BadRequest`."""
     struct, fields = spec
     if not raw.strip():
         raise BadRequest("missing request body")
-    try:
-        data = msgspec.json.decode(raw)
-    except UnicodeDecodeError:
-        # Go's decoder replaces invalid UTF-8 in strings with U+FFFD instead of failing.
-        raw = raw.decode("utf-8", errors="replace").encode()
-        try:
-            data = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, RecursionError):
-            raise _decode_error(raw) from None
-    except (msgspec.DecodeError, RecursionError):
-        raise _decode_error(raw) from None
+    data = _decode_json(raw)
     if data is None:
         return {}
     if not isinstance(data, dict):
