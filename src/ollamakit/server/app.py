@@ -522,7 +522,13 @@ class OllamaServer:
         plan = check_create_request(await self._body(request, CREATE))
 
         def work(job: Job) -> None:
-            create_model(self.store, plan, lambda item: job.put("item", item))
+            create_model(
+                self.store,
+                plan,
+                lambda item: job.put("item", item),
+                cancel=job.cancel,
+                threads=self.config.num_thread,
+            )
 
         return await self._progress_job(request, work, plan.body.get("stream", True))
 

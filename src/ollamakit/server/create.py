@@ -3,7 +3,9 @@
 Layers follow Ollama's ``createModel``: the base model's layers are inherited (their ``from``
 records the parent), uploaded GGUFs become model/adapter/projector layers according to their
 metadata, and TEMPLATE/SYSTEM/LICENSE/params/messages layers replace inherited ones (params are
-merged, request keys winning). Progress statuses are Ollama's: ``parsing GGUF``, one
+merged, request keys winning). ``quantize`` rewrites an F16/BF16/F32 model layer with
+llama.cpp's quantizer (:mod:`.quantize`). Progress statuses are Ollama's: ``parsing GGUF``,
+``quantizing F16 model to Q4_K_M`` and ``verifying conversion`` when quantizing, one
 ``using existing layer`` / ``creating new layer`` per layer, ``writing manifest``,
 ``success``. The manifest is written last and atomically, so an interrupted create leaves
 nothing behind but unreferenced blobs.
@@ -11,6 +13,7 @@ nothing behind but unreferenced blobs.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,7 @@ from ..names import ModelName
 from . import prompt as prompting
 from .demo import install_demo_model, is_demo_name
 from .engine import OptionError, parse_options
+from .quantize import check_source, parse_level, quantize_layer
 from .store import (
     MEDIA_ADAPTER,
     MEDIA_LICENSE,
@@ -75,8 +79,6 @@ def check_create_request(body: dict[str, Any]) -> CreatePlan:
                 raise BadRequest("invalid digest format") from None
     if len(adapters) > 1:
         raise BadRequest("only one adapter is currently supported")
-    if body.get("quantize") or body.get("quantization"):
-        raise BadRequest("quantization is not supported by this server")
     if any(key.endswith(".safetensors") for key in files):
         raise BadRequest("converting safetensors models is not supported by this server")
     template = body.get("template")
@@ -104,8 +106,16 @@ def check_create_request(body: dict[str, Any]) -> CreatePlan:
     return CreatePlan(name=name, body=body, licenses=licenses)
 
 
-def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
+def create_model(
+    store: Store,
+    plan: CreatePlan,
+    report_item: Report,
+    *,
+    cancel: threading.Event | None = None,
+    threads: int = 1,
+) -> None:
     """Build and write the model; blocking, reports progress through ``report_item``.
+    ``cancel`` stops a quantization in progress; ``threads`` is what it may use.
 
     Every blob the manifest will reference is pinned until the manifest is written, so that
     deleting a model that shares them (or the base itself) meanwhile cannot leave the new
@@ -113,10 +123,17 @@ def create_model(store: Store, plan: CreatePlan, report_item: Report) -> None:
     """
     store.manifest_path(plan.name)  # a name the filesystem cannot hold fails before any write
     with store.pinned() as pins:
-        _create_model(store, plan, report_item, pins)
+        _create_model(store, plan, report_item, pins, cancel, threads)
 
 
-def _create_model(store: Store, plan: CreatePlan, report_item: Report, pins: Pins) -> None:
+def _create_model(
+    store: Store,
+    plan: CreatePlan,
+    report_item: Report,
+    pins: Pins,
+    cancel: threading.Event | None,
+    threads: int,
+) -> None:
     name, body, licenses = plan.name, plan.body, plan.licenses
 
     def report(status: str) -> None:
@@ -179,6 +196,29 @@ def _create_model(store: Store, plan: CreatePlan, report_item: Report, pins: Pin
         layers = [item for item in layers if item[0].media_type != MEDIA_ADAPTER]
         layer = Layer(MEDIA_ADAPTER, f"sha256:{parse_digest(digest)}", size)
         layers.append((layer, f"using existing layer {layer.digest}"))
+    requested = body.get("quantize") or body.get("quantization") or ""
+    if requested:
+        for index, (layer, _status) in enumerate(layers):
+            if layer.media_type != MEDIA_MODEL:
+                continue
+            level = parse_level(requested)
+            source_type = store.gguf_info(layer.digest).file_type
+            check_source(source_type)
+            if source_type == level:
+                continue
+            new_layer, new = quantize_layer(
+                store,
+                layer,
+                source_type,
+                level,
+                report=report_item,
+                pins=pins,
+                cancel=cancel,
+                threads=threads,
+            )
+            verb = "creating new layer" if new else "using existing layer"
+            layers[index] = (new_layer, f"{verb} {new_layer.digest}")
+            config["file_type"] = level
 
     def replace(media: str, data: bytes) -> None:
         nonlocal layers

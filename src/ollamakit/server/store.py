@@ -436,6 +436,32 @@ class Store:
                     writer.write(chunk)
             return "sha256:" + writer.commit()
 
+    def adopt_blob(self, path: Path, pins: Pins | None = None) -> tuple[str, bool]:
+        """Publish a finished file from :meth:`temp_path` as a blob without copying it:
+        hash, fsync, rename into ``blobs/``. Returns ``sha256:<hex>`` and whether the blob
+        is new. The file is gone afterwards either way (moved, or deleted when the same
+        content already exists). With ``pins`` the digest is pinned before the blob is
+        looked for, as in :meth:`blob_layer`."""
+        try:
+            hasher = hashlib.sha256()
+            with open(path, "rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    hasher.update(chunk)
+                os.fsync(handle.fileno())
+            hexdigest = hasher.hexdigest()
+            if pins is not None:
+                pins.add(hexdigest)
+            target = self.blob_path(hexdigest)
+            new = not target.exists()
+            if new:
+                os.chmod(path, 0o644)
+                os.replace(path, target)
+                _fsync_dir(target.parent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        return f"sha256:{hexdigest}", new
+
     def read_blob(self, digest: str) -> bytes:
         return self.blob_path(digest).read_bytes()
 
