@@ -23,6 +23,13 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 from server_support import CLIENTS, DEMO, ServerProcess, launch, make_client
 
 
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process code that reads or creates ``~/.ollama/id_ed25519`` gets a home of its own,
+    never the developer's."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture(scope="session")
 def start_server(
     tmp_path_factory: pytest.TempPathFactory,

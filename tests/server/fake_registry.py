@@ -7,6 +7,13 @@ Two stdlib HTTP servers on 127.0.0.1:
   ``Location`` on the CDN), uploads (``POST`` with optional ``mount``/``from``, ``PATCH`` parts
   chained through ``Location`` with a ``_state`` that must match, ``PUT ?digest=`` to finish),
   and optionally a Bearer challenge with a token endpoint at ``/token``;
+* accounts, as ollama.com keeps them: ``owners`` maps a namespace to the public keys allowed
+  to push there and to read its ``private`` repositories. A token request signed the way
+  Ollama signs it (``Authorization: <public key>:<ed25519 signature of
+  GET,<URL>,<base64 hex sha256 of the empty body>>``, with a fresh ``ts``) gets a token for
+  that key, verified here with ``cryptography``; an unsigned one gets an anonymous token; a
+  bad signature gets the registry's 401 (``{"errors": [{"code": "UNAUTHORIZED", ...}]}``). A
+  token that lacks the rights answers 401 with a new challenge, as a registry does;
 * the CDN, on another port: blob bytes by ``Range``, and ``PUT`` targets for redirected upload
   parts.
 
@@ -20,6 +27,8 @@ CDN. Every request is recorded in ``seen``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -32,6 +41,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -46,6 +59,45 @@ _CDN_UPLOAD = re.compile(r"/upload/(?P<id>[0-9a-f]+)")
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _blob_of(public_key: str) -> str:
+    """``ssh-ed25519 AAAA… comment`` or the bare base64 blob -> the base64 blob."""
+    parts = public_key.split()
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+_EMPTY_BODY = base64.b64encode(hashlib.sha256(b"").hexdigest().encode())
+
+
+def _verify(
+    authorization: str, url: str, query: dict[str, list[str]], nonces: set[str]
+) -> str | None:
+    """The signer's public key if ``authorization`` signs this token request, else None.
+
+    Checked as a registry would: a well-formed ``<key>:<signature>``, an ed25519 key, a
+    signature over ``GET,<url>,<empty body digest>``, a timestamp within five minutes and a
+    nonce not seen before (no replays)."""
+    key_text, _, signature_text = authorization.partition(":")
+    try:
+        public = serialization.load_ssh_public_key(b"ssh-ed25519 " + key_text.encode())
+        signature = base64.b64decode(signature_text, validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(public, Ed25519PublicKey):
+        return None
+    try:
+        public.verify(signature, b"GET," + url.encode() + b"," + _EMPTY_BODY)
+    except InvalidSignature:
+        return None
+    stamp = (query.get("ts") or ["0"])[0]
+    nonce = (query.get("nonce") or [""])[0]
+    if not stamp.isdigit() or abs(int(stamp) - time.time()) > 300 or not nonce:
+        return None
+    if nonce in nonces:
+        return None
+    nonces.add(nonce)
+    return key_text
 
 
 @dataclass
@@ -85,7 +137,14 @@ class Model:
 
 
 class FakeRegistry:
-    def __init__(self, *, auth: bool = False, realm_host: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        auth: bool = False,
+        realm_host: str | None = None,
+        owners: dict[str, set[str]] | None = None,
+        private: set[str] | None = None,
+    ) -> None:
         self.lock = threading.Lock()
         self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.blobs: dict[str, bytes] = {}
@@ -95,7 +154,13 @@ class FakeRegistry:
         self.seen: list[Seen] = []
         self.auth = auth
         self.realm_host = realm_host
-        self.tokens: set[str] = set()
+        # token -> the public key (base64 blob) it was granted to, None for anonymous ones
+        self.tokens: dict[str, str | None] = {}
+        self.owners = {
+            namespace: {_blob_of(key) for key in keys} for namespace, keys in (owners or {}).items()
+        }
+        self.private = set(private or ())
+        self.nonces: set[str] = set()
         self.release = threading.Event()
         self.reset()
         self._registry = self._serve("registry")
@@ -300,26 +365,17 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         fake = self.registry
         if path == "/token" and self.command == "GET":
-            token = secrets.token_hex(8)
-            with fake.lock:
-                fake.tokens.add(token)
-            self._reply(
-                200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}
-            )
+            self._token(query, headers)
             return
         repo_match = re.match(r"/v2/([^/]+/[^/]+)/", path)
         if repo_match is None:
             self._error(404, "NAME_UNKNOWN")
             return
         repo = repo_match.group(1)
-        if fake.auth:
-            auth = headers.get("authorization", "")
-            with fake.lock:
-                allowed = {f"Bearer {token}" for token in fake.tokens}
-            if auth not in allowed:
-                challenge = fake._challenge(repo, self.command)
-                self._error(401, "UNAUTHORIZED", {"WWW-Authenticate": challenge})
-                return
+        if fake.auth and not self._allowed(repo, headers.get("authorization", "")):
+            challenge = fake._challenge(repo, self.command)
+            self._error(401, "UNAUTHORIZED", {"WWW-Authenticate": challenge})
+            return
         if match := _MANIFEST.fullmatch(path):
             self._manifest(repo, match.group("tag"), headers, body)
         elif match := _BLOB.fullmatch(path):
@@ -330,6 +386,36 @@ class _Handler(BaseHTTPRequestHandler):
             self._continue_upload(repo, match.group("id"), query, headers, body)
         else:
             self._error(404, "NAME_UNKNOWN")
+
+    def _token(self, query: dict[str, list[str]], headers: dict[str, str]) -> None:
+        fake = self.registry
+        identity: str | None = None
+        signature = headers.get("authorization")
+        if signature is not None:
+            url = f"http://{headers.get('host', '')}{self.path}"
+            with fake.lock:
+                identity = _verify(signature, url, query, fake.nonces)
+            if identity is None:
+                self._error(401, "UNAUTHORIZED")
+                return
+        token = secrets.token_hex(8)
+        with fake.lock:
+            fake.tokens[token] = identity
+        self._reply(
+            200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}
+        )
+
+    def _allowed(self, repo: str, authorization: str) -> bool:
+        fake = self.registry
+        scheme, _, token = authorization.partition(" ")
+        with fake.lock:
+            if scheme != "Bearer" or token not in fake.tokens:
+                return False
+            identity = fake.tokens[token]
+        writing = self.command not in ("GET", "HEAD")
+        if not fake.owners or not (writing or repo in fake.private):
+            return True
+        return identity in fake.owners.get(repo.split("/")[0], set())
 
     def _manifest(self, repo: str, tag: str, headers: dict[str, str], body: bytes) -> None:
         fake = self.registry

@@ -40,6 +40,7 @@ class ServerProcess:
     url: str
     models: Path
     log: Path
+    home: Path
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
@@ -73,6 +74,11 @@ def launch(
     # Tests never reach a real registry: a pull of anything but the demo model or a local
     # fake registry fails at once instead of going to registry.ollama.ai.
     environment["OLLAMAKIT_OFFLINE"] = "1"
+    # A home of its own: the Ollama key (~/.ollama/id_ed25519) a server creates on first need
+    # must never be the developer's.
+    home = log.parent / "home"
+    home.mkdir(exist_ok=True)
+    environment["HOME"] = str(home)
     environment.update(env or {})
     handle = open(log, "ab")  # noqa: SIM115 - the child owns it; closed below
     try:
@@ -95,7 +101,9 @@ def launch(
         )
     finally:
         handle.close()
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", models, log)
+    server = ServerProcess(
+        process, f"http://127.0.0.1:{port}", models, log, Path(environment["HOME"])
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

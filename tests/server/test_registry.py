@@ -346,7 +346,10 @@ def test_bearer_token_flow(server: ServerProcess) -> None:
         assert grant.query["scope"] == ["repository:library/private:pull"]
         assert abs(int(grant.query["ts"][0]) - time.time()) < 60
         assert len(grant.query["nonce"][0]) == 22  # 16 random bytes, base64url, unpadded
-        assert "authorization" not in grant.headers
+        # Signed with the server's own key, created on this first need (the fake verified it).
+        public = (server.home / ".ollama" / "id_ed25519.pub").read_text().split()
+        assert grant.headers["authorization"].startswith(public[1] + ":")
+        assert guarded.tokens[token] == public[1]
         # The token is kept for the rest of the pull; the CDN never sees it.
         assert len(guarded.requests("registry", "GET", "/token")) == 1
         assert all("authorization" not in seen.headers for seen in guarded.requests("cdn"))

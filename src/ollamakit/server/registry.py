@@ -22,8 +22,12 @@ Push::
     success
 
 A 401 is retried once with a Bearer token fetched from the ``WWW-Authenticate`` realm, which
-must be on the registry's own host. An ``http://`` name needs ``insecure``, and ``insecure``
-turns every registry request into plain http, as in Ollama.
+must be on the registry's own host. The token request is signed with the Ollama key
+(``~/.ollama/id_ed25519``), as Ollama's ``getAuthorizationToken`` does: ``Authorization:
+<public key>:<signature of GET,<token URL>,<empty body digest>>`` (:mod:`ollamakit._signing`);
+that is how ollama.com knows whose private models to serve and where a push may go. An
+``http://`` name needs ``insecure``, and ``insecure`` turns every registry request into plain
+http, as in Ollama.
 
 Downloads resume. Unfinished data lives in ``<models>/.ollamakit-partial/``:
 ``sha256-<hex>-partial`` holds the bytes (written at their offsets) and one
@@ -41,10 +45,10 @@ Differences from Ollama, and why:
   blobs), so neither an Ollama sharing the store nor our own listing ever sees them. Ollama's
   startup removal of stale partials therefore does not apply; they are reused or replaced by
   the next pull of the same digest.
-* The token request is not signed. Ollama signs ``GET,<url>,<hash>`` with the user's ed25519
-  key (``~/.ollama/id_ed25519``); we send no ``Authorization`` to the realm. Registries that
-  hand out anonymous tokens (public pulls) work; pushing to ollama.com, which checks the
-  signature, fails with the registry's 401.
+* The key is created on first need, not at startup (:mod:`.keys`). When there is none and
+  the home directory cannot hold one, the token request goes unsigned (a registry handing out
+  anonymous tokens still serves public pulls); Ollama fails there. A key that exists but
+  cannot be read fails the request, as in Ollama.
 * Every layer's progress ends with a complete ``pulling``/``pushing`` line. Ollama reports on
   a 60 ms tick and may report nothing for a layer that finishes within one tick.
 * The direct-URL GET follows redirects only within the same host and port (Ollama compares
@@ -70,6 +74,7 @@ import contextlib
 import functools
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -84,8 +89,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import httpx
 import msgspec
 
+from .._signing import token_challenge
 from .._version import __version__
 from ..names import ModelName
+from .keys import KeyFileError, load_or_create_key
 from .store import MEDIA_MANIFEST, DigestError, Layer, Manifest, Store, parse_digest
 from .validate import BadRequest
 
@@ -114,6 +121,8 @@ PUSH = (
 )
 
 Report = Callable[[dict[str, Any]], None]
+
+log = logging.getLogger("ollamakit.server")
 
 # Ollama's sizes are decimal (format.MegaByte = 1000 * 1000).
 _MEGABYTE = 1000 * 1000
@@ -258,6 +267,18 @@ def _parse_challenge(header: str) -> dict[str, str]:
     return values
 
 
+def _sign(challenge: bytes) -> str | None:
+    """The ``Authorization`` value for a token request; ``None`` when no key can be made."""
+    try:
+        key = load_or_create_key()
+    except KeyFileError as exc:
+        raise RegistryError(str(exc)) from None
+    except OSError as exc:
+        log.warning("no Ollama key, token request unsigned: %s", exc)
+        return None
+    return key.sign(challenge)
+
+
 def _go_op(method: str) -> str:
     return method[:1].upper() + method[1:].lower()
 
@@ -380,7 +401,7 @@ class _Registry:
         raise RegistryError("unauthorized: access denied")
 
     async def fetch_token(self, header: str, host: str) -> str:
-        """Ollama's ``getAuthorizationToken``, without the ed25519 signature."""
+        """Ollama's ``getAuthorizationToken``: a signed GET of the challenge's realm."""
         challenge = _parse_challenge(header)
         realm = urlsplit(challenge.get("realm", ""))
         if realm.netloc != host:
@@ -396,7 +417,9 @@ class _Registry:
         # Go's url.Values.Encode sorts by key.
         query = urlencode(sorted(params, key=lambda item: item[0]))
         url = urlunsplit((realm.scheme, realm.netloc, realm.path, query, ""))
-        response = await self.send_once("GET", url, authorized=False)
+        signature = _sign(token_challenge(url))
+        headers = {"Authorization": signature} if signature else None
+        response = await self.send_once("GET", url, headers=headers, authorized=False)
         body = response.content
         if response.status_code >= 400:
             text = body.decode(errors="replace")
