@@ -38,6 +38,7 @@ from ._types import (
     SystemOneContent,
     SystemOneResponse,
     Tool,
+    UserResponse,
     VersionResponse,
     WebFetchResponse,
     WebSearchResponse,
@@ -514,6 +515,10 @@ class _BaseClient:
         return _Call(
             "DELETE", "/api/delete", StatusResponse, _encode(body), timeout=timeout, result=_status
         )
+
+    def _signout_call(self, timeout: Any) -> _Call:
+        # The answer is JSON null: report success like copy and delete.
+        return _Call("POST", "/api/signout", StatusResponse, timeout=timeout, result=_status)
 
     def _web_call(self, path: str, body: dict[str, Any], cls: type[Any], timeout: Any) -> _Call:
         if not self._http.has_authorization():
@@ -1062,6 +1067,15 @@ class Client(_BaseClient):
     def version(self, *, timeout: Any = NOT_GIVEN) -> VersionResponse:
         """The server's version (``GET /api/version``)."""
         return self._send(_Call("GET", "/api/version", VersionResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    def whoami(self, *, timeout: Any = NOT_GIVEN) -> UserResponse:
+        """The ollama.com account the server is signed in to (``POST /api/me``). When it is
+        not signed in, :class:`AuthenticationError` carries the ``signin_url`` to visit."""
+        return self._send(_Call("POST", "/api/me", UserResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    def signout(self, *, timeout: Any = NOT_GIVEN) -> StatusResponse:
+        """Disconnect the server's key from its ollama.com account (``POST /api/signout``)."""
+        return self._send(self._signout_call(timeout))  # type: ignore[no-any-return]
 
     # -- blobs, helpers and the hosted web API ----------------------------------------------
 
@@ -1640,6 +1654,15 @@ class AsyncClient(_BaseClient):
     async def version(self, *, timeout: Any = NOT_GIVEN) -> VersionResponse:
         """The server's version (``GET /api/version``)."""
         return await self._send(_Call("GET", "/api/version", VersionResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    async def whoami(self, *, timeout: Any = NOT_GIVEN) -> UserResponse:
+        """The ollama.com account the server is signed in to (``POST /api/me``). When it is
+        not signed in, :class:`AuthenticationError` carries the ``signin_url`` to visit."""
+        return await self._send(_Call("POST", "/api/me", UserResponse, timeout=timeout))  # type: ignore[no-any-return]
+
+    async def signout(self, *, timeout: Any = NOT_GIVEN) -> StatusResponse:
+        """Disconnect the server's key from its ollama.com account (``POST /api/signout``)."""
+        return await self._send(self._signout_call(timeout))  # type: ignore[no-any-return]
 
     # -- blobs, helpers and the hosted web API ----------------------------------------------
 

@@ -31,6 +31,7 @@ __all__ = [
     "OllamaKey",
     "api_challenge",
     "connect_url",
+    "encode_public_key",
     "token_challenge",
 ]
 
@@ -101,8 +102,12 @@ def api_challenge(method: str, path: str, timestamp: int) -> bytes:
     return f"{method},{path}?ts={timestamp}".encode()
 
 
+def encode_public_key(public_key: str) -> str:
+    """The public key line in unpadded base64url, as ollama.com's URLs carry it."""
+    return base64.urlsafe_b64encode(public_key.encode()).rstrip(b"=").decode()
+
+
 def connect_url(public_key: str, hostname: str) -> str:
     """The page where a user connects this machine's key to their ollama.com account."""
     name = quote(hostname, safe="$&+,;=:@")  # Go's url.PathEscape
-    key = base64.urlsafe_b64encode(public_key.encode()).rstrip(b"=").decode()
-    return f"{CONNECT_URL}?name={name}&key={key}"
+    return f"{CONNECT_URL}?name={name}&key={encode_public_key(public_key)}"

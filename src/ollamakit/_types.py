@@ -52,6 +52,7 @@ __all__ = [
     "TokenLogprob",
     "Tool",
     "ToolCall",
+    "UserResponse",
     "VersionResponse",
     "WebFetchResponse",
     "WebSearchResponse",
@@ -475,6 +476,19 @@ class ProcessResponse(SubscriptableBaseModel):
 
 class VersionResponse(SubscriptableBaseModel):
     version: str = ""
+
+
+class UserResponse(SubscriptableBaseModel):
+    """The ollama.com account the server's key is connected to (``POST /api/me``)."""
+
+    id: str = ""
+    email: str = ""
+    name: str = ""
+    bio: str | None = None
+    avatarurl: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    plan: str | None = None
 
 
 class WebSearchResult(SubscriptableBaseModel):

@@ -645,8 +645,8 @@ def test_help_lists_the_commands_in_ollamas_order(cli: Cli) -> None:
     assert result.exit_code == 0
     commands = [line.split()[0] for line in result.stdout.split("Commands:\n")[1].splitlines()]
     assert commands == [
-        "serve", "create", "show", "run", "stop", "pull", "push", "list", "ps", "cp", "rm",
-        "embed", "version",
+        "serve", "create", "show", "run", "stop", "pull", "push", "signin", "signout", "list",
+        "ps", "cp", "rm", "embed", "version",
     ]  # fmt: skip
     assert cli().stdout == result.stdout  # no command: the help
 

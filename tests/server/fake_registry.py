@@ -14,6 +14,11 @@ Two stdlib HTTP servers on 127.0.0.1:
   that key, verified here with ``cryptography``; an unsigned one gets an anonymous token; a
   bad signature gets the registry's 401 (``{"errors": [{"code": "UNAUTHORIZED", ...}]}``). A
   token that lacks the rights answers 401 with a new challenge, as a registry does;
+* ollama.com's account API on the same server: ``POST /api/me`` and ``DELETE
+  /api/user/keys/<base64url key>``, signed as Ollama's Go client signs (``Authorization:
+  <public key>:<signature of METHOD,PATH?ts=<ts>>`` and the same ``ts`` in the query).
+  ``accounts`` maps a connected public key to its user; an unknown key or a bad signature
+  gets 401 ``{"error": "unauthorized"}``. ``account_down`` makes them answer 500;
 * the CDN, on another port: blob bytes by ``Range``, and ``PUT`` targets for redirected upload
   parts.
 
@@ -70,14 +75,9 @@ def _blob_of(public_key: str) -> str:
 _EMPTY_BODY = base64.b64encode(hashlib.sha256(b"").hexdigest().encode())
 
 
-def _verify(
-    authorization: str, url: str, query: dict[str, list[str]], nonces: set[str]
-) -> str | None:
-    """The signer's public key if ``authorization`` signs this token request, else None.
-
-    Checked as a registry would: a well-formed ``<key>:<signature>``, an ed25519 key, a
-    signature over ``GET,<url>,<empty body digest>``, a timestamp within five minutes and a
-    nonce not seen before (no replays)."""
+def _signer(authorization: str, data: bytes) -> str | None:
+    """The public key (base64 blob) whose ed25519 signature ``authorization`` carries over
+    ``data``, or None."""
     key_text, _, signature_text = authorization.partition(":")
     try:
         public = serialization.load_ssh_public_key(b"ssh-ed25519 " + key_text.encode())
@@ -87,17 +87,41 @@ def _verify(
     if not isinstance(public, Ed25519PublicKey):
         return None
     try:
-        public.verify(signature, b"GET," + url.encode() + b"," + _EMPTY_BODY)
+        public.verify(signature, data)
     except InvalidSignature:
         return None
-    stamp = (query.get("ts") or ["0"])[0]
-    nonce = (query.get("nonce") or [""])[0]
-    if not stamp.isdigit() or abs(int(stamp) - time.time()) > 300 or not nonce:
+    return key_text
+
+
+def _fresh(query: dict[str, list[str]]) -> str | None:
+    stamp = (query.get("ts") or [""])[0]
+    return stamp if stamp.isdigit() and abs(int(stamp) - time.time()) <= 300 else None
+
+
+def _verify_api(
+    authorization: str, method: str, path: str, query: dict[str, list[str]]
+) -> str | None:
+    """The signer of an ollama.com API call: ``METHOD,PATH?ts=<ts>`` with a fresh ``ts``."""
+    stamp = _fresh(query)
+    if stamp is None:
         return None
-    if nonce in nonces:
+    return _signer(authorization, f"{method},{path}?ts={stamp}".encode())
+
+
+def _verify(
+    authorization: str, url: str, query: dict[str, list[str]], nonces: set[str]
+) -> str | None:
+    """The signer's public key if ``authorization`` signs this token request, else None.
+
+    Checked as a registry would: a well-formed ``<key>:<signature>``, an ed25519 key, a
+    signature over ``GET,<url>,<empty body digest>``, a timestamp within five minutes and a
+    nonce not seen before (no replays)."""
+    signer = _signer(authorization, b"GET," + url.encode() + b"," + _EMPTY_BODY)
+    nonce = (query.get("nonce") or [""])[0]
+    if signer is None or _fresh(query) is None or not nonce or nonce in nonces:
         return None
     nonces.add(nonce)
-    return key_text
+    return signer
 
 
 @dataclass
@@ -161,6 +185,8 @@ class FakeRegistry:
         }
         self.private = set(private or ())
         self.nonces: set[str] = set()
+        # connected public key (base64 blob) -> the user ollama.com reports for it
+        self.accounts: dict[str, dict[str, Any]] = {}
         self.release = threading.Event()
         self.reset()
         self._registry = self._serve("registry")
@@ -201,6 +227,7 @@ class FakeRegistry:
         self.delay = 0.0
         self.no_location = False
         self.redirect_uploads = False
+        self.account_down = False
         self.release.clear()
         with self.lock:
             self.seen.clear()
@@ -303,6 +330,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch()
 
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
@@ -367,6 +397,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/token" and self.command == "GET":
             self._token(query, headers)
             return
+        if path.startswith("/api/"):
+            self._account(path, query, headers)
+            return
         repo_match = re.match(r"/v2/([^/]+/[^/]+)/", path)
         if repo_match is None:
             self._error(404, "NAME_UNKNOWN")
@@ -404,6 +437,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(
             200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}
         )
+
+    def _account(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> None:
+        fake = self.registry
+        if fake.account_down:
+            self._json(500, {"error": "internal error"})
+            return
+        signer = _verify_api(headers.get("authorization", ""), self.command, path, query)
+        with fake.lock:
+            user = fake.accounts.get(signer or "")
+        if user is None:
+            self._json(401, {"error": "unauthorized"})
+            return
+        if path == "/api/me" and self.command == "POST":
+            self._json(200, user)
+        elif path.startswith("/api/user/keys/") and self.command == "DELETE":
+            named = base64.urlsafe_b64decode(path.rsplit("/", 1)[1] + "==").decode()
+            if _blob_of(named) != signer:
+                self._json(401, {"error": "unauthorized"})
+                return
+            with fake.lock:
+                del fake.accounts[signer]
+            self._json(200, None)
+        else:
+            self._json(404, {"error": "not found"})
+
+    def _json(self, status: int, value: Any) -> None:
+        self._reply(status, json.dumps(value).encode(), {"Content-Type": "application/json"})
 
     def _allowed(self, repo: str, authorization: str) -> bool:
         fake = self.registry

@@ -50,7 +50,14 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 class _Group(click.Group):
     """Commands listed in Ollama's order, with aliases, and errors printed without tracebacks."""
 
-    aliases: ClassVar[dict[str, str]] = {"ls": "list", "remove": "rm", "copy": "cp", "delete": "rm"}
+    aliases: ClassVar[dict[str, str]] = {
+        "ls": "list",
+        "remove": "rm",
+        "copy": "cp",
+        "delete": "rm",
+        "login": "signin",
+        "logout": "signout",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
@@ -318,11 +325,35 @@ def pull(state: State, model: str, insecure: bool) -> None:
 @pass_state
 def push(state: State, model: str, insecure: bool) -> None:
     """Push a model to a registry."""
+    from ._account import needs_signin_for_push
     from ._progress import ProgressView, follow
 
     client = state.client()
+    if needs_signin_for_push(client, model):
+        return
     with ProgressView() as view, client.push(model, insecure=insecure, stream=True) as stream:
         follow(stream, view)
+
+
+# -- signin / signout -------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_state
+def signin(state: State) -> None:
+    """Sign in to ollama.com."""
+    from ._account import signin as run
+
+    run(state.client())
+
+
+@cli.command()
+@pass_state
+def signout(state: State) -> None:
+    """Sign out from ollama.com."""
+    from ._account import signout as run
+
+    run(state.client())
 
 
 # -- list / ps --------------------------------------------------------------------------------

@@ -17,6 +17,10 @@
 ``OLLAMAKIT_OFFLINE``          refuse registries that are not on this machine (tests, air gaps)
 ``OLLAMAKIT_MAX_BODY``         largest JSON request body (``64MiB``; ``K``/``M``/``G`` suffixes,
                                ``0`` = no limit); larger ones get 413. Blob uploads are exempt
+``OLLAMA_CLOUD_BASE_URL``      where ``/api/me`` and ``/api/signout`` go instead of ollama.com
+                               (a loopback URL only, as in Ollama; for tests and local proxies)
+``HOME``                       the Ollama key is ``$HOME/.ollama/id_ed25519`` (created on first
+                               need: a registry token request, ``/api/me``)
 =============================  ===========================================================
 
 Generation of different models is serialised on a CPU-only machine (one compute slot per
@@ -86,6 +90,7 @@ def build_config(
     import os
     from pathlib import Path
 
+    from .account import cloud_base_url
     from .app import ServerConfig
     from .engine import default_threads
     from .middleware import parse_size
@@ -115,6 +120,7 @@ def build_config(
         "num_thread": env_int("OLLAMAKIT_NUM_THREADS", 0) or default_threads(),
         "origins": origins,
         "max_body": parse_size(os.environ.get("OLLAMAKIT_MAX_BODY", "")),
+        "cloud_url": cloud_base_url(os.environ.get("OLLAMA_CLOUD_BASE_URL", "")),
     }
     settings.update(overrides)
     return ServerConfig(**settings)

@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from .._version import __version__
 from ..names import ModelName, split_source_suffix
 from . import prompt as prompting
+from .account import DEFAULT_CLOUD_URL, account_routes
 from .create import check_create_request, create_model
 from .demo import install_demo_model, is_demo_name
 from .engine import (
@@ -109,6 +110,7 @@ class ServerConfig:
     origins: tuple[str, ...] = ()
     prune: bool | None = None
     max_body: int = DEFAULT_MAX_BODY
+    cloud_url: str = DEFAULT_CLOUD_URL
 
 
 # -- responses ----------------------------------------------------------------------------
@@ -1151,6 +1153,7 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/api/embed", _wrap(server.embed), methods=["POST"]),
         Route("/api/embeddings", _wrap(server.embeddings), methods=["POST"]),
         *openai_routes(server),
+        *account_routes(config.cloud_url),
     ]
 
     @contextlib.asynccontextmanager

@@ -101,6 +101,7 @@ __all__ = [
     "NotFoundError",
     "ProgressJob",
     "RegistryError",
+    "offline_refuses",
     "pull_job",
     "pull_model",
     "push_job",
@@ -233,6 +234,11 @@ def _run(job: ProgressJob, operation: Callable[[Report], Coroutine[Any, Any, Non
 # -- the registry client ------------------------------------------------------------------
 
 
+def offline_refuses(host: str) -> bool:
+    """Whether ``OLLAMAKIT_OFFLINE`` forbids talking to ``host``."""
+    return _offline() and not _is_loopback(host)
+
+
 def _offline() -> bool:
     value = os.environ.get("OLLAMAKIT_OFFLINE", "").strip().strip("\"'")
     if not value:
@@ -298,7 +304,6 @@ class _Registry:
         self.base = f"{(name.scheme or 'https').lower()}://{name.host}"
         self.repository = f"{name.namespace}/{name.model}"
         self.token: str | None = None
-        self.offline = _offline()
         self.client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(300.0, connect=30.0),
@@ -315,7 +320,7 @@ class _Registry:
     async def _guard(self, request: httpx.Request) -> None:
         # A request hook, so redirects httpx follows on its own are checked too.
         host = request.url.host
-        if self.offline and not _is_loopback(host):
+        if offline_refuses(host):
             raise _RefusedError(
                 f"file does not exist (OLLAMAKIT_OFFLINE is set and {host} is not this machine)"
             )

@@ -1,0 +1,207 @@
+"""The account routes Ollama exposes: ``POST /api/me``, ``POST /api/signout`` and the
+deprecated ``DELETE /api/user/keys/{key}``.
+
+Ollama answers them by asking ollama.com, with requests signed by the server's key the way
+its Go client signs (``api/client.go``): ``?ts=<unix seconds>`` added to the URL and
+``Authorization: <public key>:<signature of METHOD,PATH?ts=...>`` (:mod:`ollamakit._signing`).
+
+``/api/me`` (``WhoamiHandler``):
+
+* 200 and the user (``id``, ``email``, ``name``, then ``bio``, ``avatarurl``, ``firstname``,
+  ``lastname``, ``plan`` when set; an empty plan is reported as ``free``);
+* 401 ``{"error": "unauthorized", "signin_url": ...}`` when ollama.com does not know the key
+  (or answers without a user name). The URL is ollama.com's, else
+  ``https://ollama.com/connect?name=<host name>&key=<base64url of the public key>``, the page
+  where the user connects this machine to their account;
+* 503 ``{"error": "account unavailable"}`` for anything else: offline, ollama.com down.
+
+``/api/signout`` (``SignoutHandler``) asks ollama.com to forget the key (``DELETE
+/api/user/keys/<base64url of the public key>``): 200 ``null``; 401 ``you are not currently
+signed in``; 500 ``there was an error signing out`` otherwise, offline included.
+
+Differences, and why: the key is created on first need (:mod:`.keys`) by ``/api/me``, and
+``/api/signout`` without a key answers 401 at once (no key, so no account can know it; Ollama,
+which always has one, would ask ollama.com). ``OLLAMA_CLOUD_BASE_URL`` (Ollama's cloud
+override, loopback addresses only, as in Ollama's release builds) also moves these calls,
+which Ollama always sends to ollama.com; ``OLLAMAKIT_OFFLINE`` refuses ollama.com as it refuses
+registries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .._version import __version__
+from .wire import json_bytes
+
+if TYPE_CHECKING:
+    from .._signing import OllamaKey
+
+# httpx, cryptography and the key module are imported by the calls that need them, so a
+# server that never signs in does not load them.
+
+__all__ = ["DEFAULT_CLOUD_URL", "account_routes", "cloud_base_url"]
+
+log = logging.getLogger("ollamakit.server")
+
+DEFAULT_CLOUD_URL = "https://ollama.com"
+_TIMEOUT_SECONDS = 30.0
+_USER_FIELDS = ("bio", "avatarurl", "firstname", "lastname", "plan")
+_NO_ID = "00000000-0000-0000-0000-000000000000"  # Go's zero uuid.UUID
+
+
+class _Unauthorized(Exception):
+    """ollama.com answered 401 (Go's ``api.AuthorizationError``)."""
+
+    def __init__(self, signin_url: str) -> None:
+        super().__init__("unauthorized")
+        self.signin_url = signin_url
+
+
+def cloud_base_url(override: str) -> str:
+    """``OLLAMA_CLOUD_BASE_URL`` checked as Ollama's release builds check it: an http(s) URL of
+    a loopback host, without user, path, query or fragment; anything else means ollama.com."""
+    text = override.strip()
+    if not text:
+        return DEFAULT_CLOUD_URL
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower()
+    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    if (
+        parts.scheme not in ("http", "https")
+        or not loopback
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        log.warning("ignoring cloud base URL override OLLAMA_CLOUD_BASE_URL=%s", text)
+        return DEFAULT_CLOUD_URL
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def account_routes(cloud_url: str) -> list[Route]:
+    async def me(request: Request) -> Response:
+        return _json(*await whoami(cloud_url))
+
+    async def signout(request: Request) -> Response:
+        return _json(*await sign_out(cloud_url))
+
+    return [
+        Route("/api/me", me, methods=["POST"]),
+        Route("/api/signout", signout, methods=["POST"]),
+        Route("/api/user/keys/{key}", signout, methods=["DELETE"]),
+    ]
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(json_bytes(body), status_code=status, media_type="application/json")
+
+
+async def whoami(cloud_url: str) -> tuple[int, Any]:
+    from .keys import load_or_create_key
+
+    try:
+        key = await asyncio.to_thread(load_or_create_key)
+    except Exception as exc:  # Ollama's client fails to sign: not an authorization error
+        log.error("account unavailable: %s", exc)
+        return 503, {"error": "account unavailable"}
+    try:
+        data = await _signed(cloud_url, key, "POST", "/api/me")
+    except _Unauthorized as exc:
+        return 401, {"error": "unauthorized", "signin_url": exc.signin_url or _signin_url(key)}
+    except Exception as exc:
+        log.error("account unavailable: %s", exc)
+        return 503, {"error": "account unavailable"}
+    user = data if isinstance(data, dict) else {}
+    if not isinstance(user.get("name"), str) or not user["name"]:
+        return 401, {"error": "unauthorized", "signin_url": _signin_url(key)}
+    answer: dict[str, Any] = {
+        "id": user.get("id") or _NO_ID,
+        "email": user.get("email") or "",
+        "name": user["name"],
+    }
+    for field in _USER_FIELDS:
+        if user.get(field):
+            answer[field] = user[field]
+    if not str(answer.get("plan", "")).strip():
+        log.warning("account plan was not set; defaulting to free")
+        answer["plan"] = "free"
+    return 200, answer
+
+
+async def sign_out(cloud_url: str) -> tuple[int, Any]:
+    from .._signing import encode_public_key
+    from .keys import KeyFileError, load_key
+
+    try:
+        key = await asyncio.to_thread(load_key)
+    except KeyFileError as exc:
+        log.error("couldn't get public key: %s", exc)
+        return 500, {"error": "there was an error signing out"}
+    if key is None:
+        return 401, {"error": "you are not currently signed in"}
+    encoded = encode_public_key(key.public_key)
+    try:
+        await _signed(cloud_url, key, "DELETE", f"/api/user/keys/{encoded}")
+    except _Unauthorized:
+        return 401, {"error": "you are not currently signed in"}
+    except Exception as exc:
+        log.error("there was an error signing out: %s", exc)
+        return 500, {"error": "there was an error signing out"}
+    return 200, None
+
+
+async def _signed(cloud_url: str, key: OllamaKey, method: str, path: str) -> Any:
+    """One signed call, answered as Go's ``Client.do`` reads answers; returns the JSON body."""
+    import httpx
+
+    from .._signing import api_challenge
+    from .registry import offline_refuses
+
+    host = urlsplit(cloud_url).hostname or ""
+    if offline_refuses(host):
+        raise ConnectionError(f"OLLAMAKIT_OFFLINE is set and {host} is not this machine")
+    now = int(time.time())
+    headers = {
+        "Authorization": key.sign(api_challenge(method, path, now)),
+        "Content-Type": "application/json",
+        "Accept": "application/x-ndjson",
+        "User-Agent": f"ollamakit/{__version__}",
+    }
+    timeout = httpx.Timeout(_TIMEOUT_SECONDS, connect=10.0)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        response = await client.request(
+            method, f"{cloud_url}{path}", params={"ts": str(now)}, headers=headers
+        )
+    body = response.content
+    if response.status_code == 401:
+        raise _Unauthorized(_field(body, "signin_url"))
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.status_code}: {_field(body, 'error') or body[:200]!r}")
+    return msgspec.json.decode(body) if body.strip() else None
+
+
+def _field(body: bytes, name: str) -> str:
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return ""
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _signin_url(key: OllamaKey) -> str:
+    from .._signing import connect_url
+
+    return connect_url(key.public_key, socket.gethostname())
