@@ -172,6 +172,22 @@ def test_quantize_errors(
     assert not (server.models / "manifests" / "registry.ollama.ai" / "library" / "broken").exists()
 
 
+def test_damaged_source_fails_the_request_not_the_server(server: ServerProcess, tiny: Path) -> None:
+    data = tiny.read_bytes()
+    with Client(host=server.url) as client:
+        digest = client.create_blob(data[: len(data) - 100_000])  # the header is intact
+    status, items = create(
+        server, {"model": "damaged", "files": {"tiny.gguf": digest}, "quantize": "q4_K_M"}
+    )
+    assert status == 200
+    error = items[-1]["error"]
+    assert error.startswith("llama-quantize failed: ")
+    assert "not within the file bounds" in error
+    assert httpx.get(server.url + "/api/version").status_code == 200
+    assert list((server.models / ".ollamakit-tmp").iterdir()) == []
+    assert not (server.models / "manifests" / "registry.ollama.ai" / "library" / "damaged").exists()
+
+
 def test_disconnect_stops_the_quantizer(server: ServerProcess, tmp_path: Path) -> None:
     big = write_tiny_llama(tmp_path / "big.gguf", layers=24)
     with Client(host=server.url) as client:
