@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ollamakit._host import HostConfig, parse_host
+from ollamakit._host import HostConfig, parse_host, use_auth_from_env
 
 CASES = [
     (None, "http://127.0.0.1:11434", None),
@@ -67,3 +67,16 @@ def test_repr_hides_the_password() -> None:
     config = parse_host("http://user:s3cret@example.com")
     assert config.auth == ("user", "s3cret")
     assert "s3cret" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, False), ("", False), ("1", True), ("true", True), ("'1'", True), ("0", False),
+     ("false", False), ("yes", True)],  # Go's envconfig.Bool: an unparsable value means true
+)  # fmt: skip
+def test_ollama_auth(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool) -> None:
+    if value is None:
+        monkeypatch.delenv("OLLAMA_AUTH", raising=False)
+    else:
+        monkeypatch.setenv("OLLAMA_AUTH", value)
+    assert use_auth_from_env() is expected

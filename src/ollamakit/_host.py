@@ -10,7 +10,14 @@ import os
 from typing import NamedTuple
 from urllib.parse import unquote
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HostConfig", "api_key_from_env", "parse_host"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "HostConfig",
+    "api_key_from_env",
+    "parse_host",
+    "use_auth_from_env",
+]
 
 DEFAULT_PORT = 11434
 DEFAULT_HOST = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -116,6 +123,17 @@ def parse_host(value: str | None) -> HostConfig:
     if path:
         base = f"{base}/{path}"
     return HostConfig(base, auth)
+
+
+def use_auth_from_env() -> bool:
+    """``OLLAMA_AUTH``: sign every request with the Ollama key, as Ollama's Go client does.
+    Go's ``envconfig.Bool``: unset or empty is false, an unparsable value is true."""
+    value = _strip_quotes(os.environ.get("OLLAMA_AUTH", ""))
+    if not value:
+        return False
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    return value not in ("0", "f", "F", "false", "FALSE", "False")
 
 
 def api_key_from_env() -> str | None:

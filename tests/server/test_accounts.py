@@ -5,6 +5,7 @@ the server at the fake on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import socket
@@ -12,11 +13,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fake_registry import FakeRegistry
 from server_support import ServerProcess
+from test_signed_registry import write_key
 
 import ollamakit
 from ollamakit import _signing
@@ -29,17 +32,20 @@ ALICE = {
 }
 
 
-def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli(
+    url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ollamakit --host url ...`` without a graphical display (no browser)."""
+    environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("OLLAMA", "DISPLAY", "WAYLAND"))
     }
     return subprocess.run(
-        [sys.executable, "-m", "ollamakit", "--host", server.url, *args],
+        [sys.executable, "-m", "ollamakit", "--host", url, *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={**environment, **(env or {})},
         timeout=60,
     )
 
@@ -86,9 +92,9 @@ def test_offline_answers(start_server: Callable[..., ServerProcess]) -> None:
     )
     deprecated = httpx.delete(server.url + "/api/user/keys/anything")
     assert deprecated.status_code == 500
-    result = cli(server, "signin")
+    result = cli(server.url, "signin")
     assert (result.returncode, result.stderr) == (1, "Error: account unavailable\n")
-    result = cli(server, "signout")
+    result = cli(server.url, "signout")
     assert (result.returncode, result.stderr) == (1, "Error: there was an error signing out\n")
 
 
@@ -100,7 +106,7 @@ def test_signin_shows_the_connect_url(online: ServerProcess, cloud: FakeRegistry
     key = base64.urlsafe_b64encode(public.encode()).rstrip(b"=").decode()
     url = f"https://ollama.com/connect?name={name}&key={key}"
     assert me.json() == {"error": "unauthorized", "signin_url": url}
-    result = cli(online, "signin")
+    result = cli(online.url, "signin")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         "You need to be signed in to Ollama to run Cloud models.\n\n"
@@ -113,7 +119,7 @@ def test_signin_shows_the_connect_url(online: ServerProcess, cloud: FakeRegistry
         client.whoami()
     assert caught.value.signin_url == url
     # The push of a model to ollama.com stops before anything is sent.
-    result = cli(online, "push", "alice/mine")
+    result = cli(online.url, "push", "alice/mine")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("You need to be signed in to push models to ollama.com.\n\n")
     assert url in result.stdout
@@ -133,7 +139,7 @@ def test_signed_in_then_signed_out(online: ServerProcess, cloud: FakeRegistry) -
         "free",  # ollama.com sent no plan
     )
     assert httpx.post(online.url + "/api/me").json() == {**ALICE, "plan": "free"}
-    result = cli(online, "signin")
+    result = cli(online.url, "signin")
     assert result.stdout == "You are already signed in as user 'alice'\n\n"
 
     # Every call was signed with the server's key over METHOD,PATH?ts= (checked by the fake).
@@ -142,12 +148,12 @@ def test_signed_in_then_signed_out(online: ServerProcess, cloud: FakeRegistry) -
                          for seen in calls)  # fmt: skip
     assert all(seen.query["ts"][0].isdigit() for seen in calls)
 
-    result = cli(online, "signout")
+    result = cli(online.url, "signout")
     assert (result.returncode, result.stdout) == (0, "You have signed out of ollama.com\n\n")
     assert cloud.accounts == {}
     [delete] = [seen for seen in cloud.seen if seen.method == "DELETE"]
     assert delete.path == "/api/user/keys/" + _signing.encode_public_key(public)
-    result = cli(online, "logout")  # Ollama's hidden alias
+    result = cli(online.url, "logout")  # Ollama's hidden alias
     assert (result.returncode, result.stdout) == (0, "You are not signed in to ollama.com\n\n")
 
 
@@ -215,3 +221,36 @@ def test_signing_primitives() -> None:
     )
     with pytest.raises(_signing.KeyFormatError):
         _signing.OllamaKey.from_openssh(b"-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n")
+
+
+def test_clients_sign_like_ollamas_go_client(
+    cloud: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``OLLAMA_AUTH`` (or ollama.com as the host) and no API key, the client signs each
+    request with ~/.ollama/id_ed25519, as ``api/client.go`` does; the CLI then talks to
+    ollama.com itself."""
+    home = tmp_path / "home"
+    public = write_key(home)
+    cloud.accounts[public.split()[1]] = dict(ALICE)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+    monkeypatch.delenv("OLLAMA_AUTH", raising=False)
+    with ollamakit.Client(cloud.url) as client, pytest.raises(ollamakit.AuthenticationError):
+        client.whoami()  # unsigned: no flag, not ollama.com
+    monkeypatch.setenv("OLLAMA_AUTH", "1")
+    with ollamakit.Client(cloud.url) as client:
+        assert client.whoami().name == "alice"
+
+    async def whoami() -> str:
+        async with ollamakit.AsyncClient(cloud.url) as client:
+            return (await client.whoami()).name
+
+    assert asyncio.run(whoami()) == "alice"
+    explicit = ollamakit.Client(cloud.url, headers={"Authorization": "Bearer k"})
+    with explicit, pytest.raises(ollamakit.AuthenticationError):
+        explicit.whoami()  # an explicit credential wins over the key
+    result = cli(cloud.url, "signin", env={"HOME": str(home), "OLLAMA_AUTH": "1"})
+    assert result.stdout == "You are already signed in as user 'alice'\n\n", result.stderr
+    mine = public.split()[1] + ":"
+    signed = [seen for seen in cloud.seen if seen.headers.get("authorization", "").startswith(mine)]
+    assert [seen.path for seen in signed] == ["/api/me"] * 3  # sync, async, the CLI

@@ -18,7 +18,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,9 +35,12 @@ from .._errors import (
     parse_retry_after,
     response_error,
 )
-from .._host import HostConfig, api_key_from_env, parse_host
+from .._host import HostConfig, api_key_from_env, parse_host, use_auth_from_env
 from .._types import NOT_GIVEN
 from .._version import __version__
+
+if TYPE_CHECKING:
+    from .._signing import OllamaKey
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -199,6 +202,7 @@ class _HTTPBase:
             self.httpx_kwargs["auth"] = httpx.BasicAuth(*self.host.auth)
         self.uses_own_transport = not (_TRANSPORT_OPTIONS & self.httpx_kwargs.keys())
         self._secrets = self._secret_values()
+        self._signer = self._signing_key()
         # Requests to a local server can skip httpx's send chain (auth flow, cookie jar,
         # redirect loop: about a fifth of a small request) when none of it has work to do.
         base = httpx.URL(self.base_url)
@@ -235,6 +239,17 @@ class _HTTPBase:
                 _check_header("Authorization", key, "OLLAMA_API_KEY")
                 headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def _signing_key(self) -> OllamaKey | None:
+        """Ollama's Go client signs each request with the Ollama key when the server is
+        ollama.com or ``OLLAMA_AUTH`` is set; an explicit credential wins."""
+        if self.has_authorization() or self.host.auth is not None:
+            return None
+        if httpx.URL(self.base_url).host != "ollama.com" and not use_auth_from_env():
+            return None
+        from .._keyfile import load_signing_key
+
+        return load_signing_key()
 
     def _secret_values(self) -> tuple[str, ...]:
         """Credential strings that must never show up in an error message."""
@@ -283,6 +298,14 @@ class _HTTPBase:
         extra: dict[str, Any] = {}
         if timeout is not NOT_GIVEN:
             extra["timeout"] = _as_timeout(timeout)
+        if self._signer is not None and url.startswith("/"):
+            # api/client.go: sign "METHOD,PATH?ts=<now>" and add the same ts to the query.
+            from .._signing import api_challenge
+
+            now = int(time.time())
+            signature = self._signer.sign(api_challenge(method, url, now))
+            headers = {**(headers or {}), "Authorization": signature}
+            extra["params"] = {"ts": str(now)}
         return client.build_request(method, url, content=content, headers=headers, **extra)
 
     def has_authorization(self) -> bool:
