@@ -19,6 +19,7 @@ renamed into ``blobs/``: an interrupted quantization leaves nothing in the store
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 import sys
 import threading
@@ -94,11 +95,16 @@ def quantize_layer(
     """Quantize the GGUF blob of ``layer`` to ``level``; returns the new layer (pinned) and
     whether its blob is new to the store."""
     status = f"quantizing {source_type} model to {level}"
-    size = layer.size
+    source_size = layer.size
 
     def progress(done: int, total: int) -> None:
-        completed = size * done // total if total else 0
-        item: dict[str, Any] = {"status": status, "digest": _PROGRESS_DIGEST, "total": size}
+        # Ollama's measure: the source's size, completed in proportion to tensors done.
+        completed = source_size * done // total if total else 0
+        item: dict[str, Any] = {
+            "status": status,
+            "digest": _PROGRESS_DIGEST,
+            "total": source_size,
+        }
         if completed:
             item["completed"] = completed
         report(item)
@@ -138,11 +144,15 @@ def _run_worker(
         str(ftype),
         str(max(1, threads)),
     ]
+    # The child imports this package from wherever the server did, installed or not.
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(item for item in (package_root, os.environ.get("PYTHONPATH")) if item)
     process = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": path},
     )
     stop = threading.Event()
 
