@@ -252,6 +252,19 @@ def test_cancel_during_quantization(store_with_tiny: tuple[Store, Layer]) -> Non
     assert [path.name for path in store.blobs_dir.iterdir()] == [f"sha256-{layer.hex}"]
 
 
+@pytest.mark.parametrize("level", ["F16", "BF16", "Q4_K_S"])  # Q4_K_M, Q8_0: end to end
+def test_every_level_from_f32(tmp_path: Path, level: str) -> None:
+    store = Store(tmp_path / "models")
+    source = write_tiny_llama(tmp_path / "tiny-f32.gguf", file_type="F32")
+    layer = Layer(MEDIA_MODEL, store.write_blob(source.read_bytes()), source.stat().st_size)
+    with store.pinned() as pins:
+        new, created = quantize_layer(store, layer, "F32", level, report=lambda _: None, pins=pins)
+    assert created
+    info = read_gguf(store.blob_path(new.digest))
+    assert info.file_type == level
+    assert new.size == store.blob_path(new.digest).stat().st_size < layer.size
+
+
 def test_levels() -> None:
     assert parse_level("q4_k") == "Q4_K_M"
     assert parse_level("bf16") == "BF16"
