@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from test_registry import MODEL, collapse, collect, run_pull
 
 import ollamakit
 from ollamakit import _signing
+from ollamakit.server import keys
 from ollamakit.server.store import Store
 
 
@@ -164,3 +166,34 @@ def test_existing_key_is_used(
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "models")
+
+
+def test_concurrent_first_needs_make_one_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with ThreadPoolExecutor(8) as pool:
+        made = set(pool.map(lambda _: keys.load_or_create_key().public_key, range(8)))
+    stored = (tmp_path / ".ollama" / "id_ed25519.pub").read_text().strip()
+    assert made == {stored}
+    # Another process winning the race between our check and our write: its key is kept.
+    assert keys._create(keys.key_path()).public_key == stored
+    assert sorted(path.name for path in (tmp_path / ".ollama").iterdir()) == [
+        "id_ed25519",
+        "id_ed25519.pub",
+    ]
+    assert (tmp_path / ".ollama" / "id_ed25519.pub").read_text().strip() == stored
+
+
+def test_unreadable_key_fails_the_pull(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ollama").mkdir()
+    (tmp_path / ".ollama" / "id_ed25519").write_text("not a key\n")
+    with FakeRegistry(auth=True) as fake:
+        fake.publish("library/any", "latest", [(MODEL, b"weights")], {})
+        with pytest.raises(Exception, match="pull model manifest: ssh: ") as caught:
+            run_pull(store, f"{fake.host}/library/any")
+        assert "not a key" not in str(caught.value)
+        assert fake.requests("registry", "GET", "/token") == []
