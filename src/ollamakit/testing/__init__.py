@@ -15,11 +15,20 @@ mid-stream, stall, send garbage or an error line) so you can test your error han
         assert text == "Hello"
         assert server.requests[-1].json()["model"] == "m"
 
+The helpers script by kind instead of by route, and answer in the shape each request asks
+for (native or OpenAI-compatible route, streamed or not)::
+
+    server.chat("Hello there")                  # the next chat, however it is asked
+    server.chat(["Hel"], error="out of memory")  # a chunk, then Ollama's error line
+    server.embed()                               # a deterministic vector per input text
+    assert server.last("chat").json()["messages"][-1]["content"] == "Hi"
+
 Standard library only, so it works wherever ollamakit does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import select
 import socket
@@ -30,15 +39,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "FakeOllama",
+    "Faults",
     "RecordedRequest",
     "Reply",
     "chat_stream",
     "generate_stream",
     "timestamp",
+    "tool_call",
 ]
 
 _REASONS = {
@@ -126,8 +140,7 @@ class Reply:
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
         """A JSON response, compact as Ollama writes it."""
-        data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-        return cls.body(data, status, "application/json; charset=utf-8", headers)
+        return cls.body(_compact_json(obj), status, "application/json; charset=utf-8", headers)
 
     @classmethod
     def error(cls, message: str, status: int = 400, headers: dict[str, str] | None = None) -> Reply:
@@ -154,17 +167,44 @@ class Reply:
         verbatim (for malformed data). ``delay`` pauses before each record. With
         ``complete=False`` the connection is cut without the terminating chunk.
         """
-        head = {"Content-Type": "application/x-ndjson", "Transfer-Encoding": "chunked"}
+        lines = [
+            record if isinstance(record, bytes) else (_compact_json(record) + "\n").encode()
+            for record in records
+        ]
+        return cls._chunked("application/x-ndjson", lines, delay, complete, status)
+
+    @classmethod
+    def sse(
+        cls,
+        events: Iterable[Any],
+        *,
+        delay: float = 0.0,
+        complete: bool = True,
+        done: bool = False,
+        status: int = 200,
+    ) -> Reply:
+        """Server-sent events as Ollama's OpenAI-compatible routes send them: one
+        ``data: <json>`` event per HTTP chunk, then ``data: [DONE]`` when ``done``.
+        ``bytes`` events are sent verbatim; ``delay`` and ``complete`` as for :meth:`ndjson`.
+        """
+        frames = [
+            event if isinstance(event, bytes) else f"data: {_compact_json(event)}\n\n".encode()
+            for event in events
+        ]
+        if done:
+            frames.append(b"data: [DONE]\n\n")
+        return cls._chunked("text/event-stream", frames, delay, complete, status)
+
+    @classmethod
+    def _chunked(
+        cls, content_type: str, pieces: list[bytes], delay: float, complete: bool, status: int
+    ) -> Reply:
+        head = {"Content-Type": content_type, "Transfer-Encoding": "chunked"}
         steps: list[_Step] = [cls._head(status, head)]
-        for record in records:
-            if isinstance(record, bytes):
-                line = record
-            else:
-                text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-                line = (text + "\n").encode()
+        for piece in pieces:
             if delay:
                 steps.append(delay)
-            steps.append(b"%x\r\n%s\r\n" % (len(line), line))
+            steps.append(b"%x\r\n%s\r\n" % (len(piece), piece))
         if complete:
             steps.append(b"0\r\n\r\n")
             return cls(steps)
@@ -191,6 +231,22 @@ class Reply:
 
 
 Handler = Reply | Callable[[RecordedRequest], Reply]
+Key = TypeVar("Key")
+
+
+class Faults(TypedDict, total=False):
+    """How a scripted answer misbehaves (see :meth:`FakeOllama.chat`)."""
+
+    error: str | None
+    status: int
+    cut: bool
+    delay: float
+    after: float
+
+
+def _compact_json(obj: Any) -> str:
+    """JSON as Ollama's Go encoder writes it: no spaces, UTF-8 kept."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def timestamp() -> str:
@@ -248,6 +304,15 @@ def chat_stream(
     return records
 
 
+def tool_call(
+    name: str, arguments: dict[str, Any] | None = None, *, id: str | None = None
+) -> dict[str, Any]:
+    """A tool call as Ollama writes it in ``message.tool_calls``, for
+    :meth:`FakeOllama.chat`'s ``tool_calls``."""
+    call_id = id or "call_" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return {"id": call_id, "function": {"name": name, "arguments": dict(arguments or {})}}
+
+
 def generate_stream(
     tokens: Sequence[str], *, model: str = "llama3.2", done_reason: str = "stop"
 ) -> list[dict[str, Any]]:
@@ -284,6 +349,10 @@ class FakeOllama:
         self.requests: list[RecordedRequest] = []
         self._routes: dict[tuple[str, str], deque[Handler]] = {}
         self._last_used: dict[tuple[str, str], Handler] = {}
+        # Answers scripted by kind (chat, generate, embed, pull), shared by that kind's routes.
+        self._answers: dict[str, deque[Handler]] = {}
+        self._last_answer: dict[str, Handler] = {}
+        self._route_kinds: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._running = False
         self._thread: threading.Thread | None = None
@@ -305,14 +374,141 @@ class FakeOllama:
             queue.extend(replies)
         return self
 
+    def chat(
+        self,
+        content: str | Sequence[str] = "",
+        *,
+        thinking: str | Sequence[str] = (),
+        tool_calls: Sequence[dict[str, Any]] = (),
+        done_reason: str = "stop",
+        **faults: Unpack[Faults],
+    ) -> FakeOllama:
+        """Queue the answer to the next chat, on ``/api/chat`` or ``/v1/chat/completions``.
+
+        ``content`` is the text (a string is streamed word by word; a list gives the exact
+        chunks), ``thinking`` the reasoning before it, ``tool_calls`` a list of
+        :func:`~ollamakit.testing.tool_call` dicts. Faults, for this and the other helpers:
+
+        - ``error="..."`` with ``status`` 400 or more: that error status and message;
+        - ``error="..."`` alone: the streamed part, then an error line (a 500 without
+          streaming), as when Ollama fails mid-generation;
+        - ``cut=True``: the streamed part, then the connection drops (no answer at all
+          without streaming);
+        - ``delay``: seconds between chunks; ``after``: seconds before the answer.
+
+        Answers are used in order; once they are used up, the last one repeats.
+        """
+        from ._answers import ChatAnswer, Fault, split_text
+
+        answer = ChatAnswer(
+            Fault(**faults),
+            content=split_text(content),
+            thinking=split_text(thinking),
+            tool_calls=list(tool_calls),
+            done_reason=done_reason,
+        )
+        return self._script("chat", answer)
+
+    def generate(
+        self,
+        response: str | Sequence[str] = "",
+        *,
+        thinking: str | Sequence[str] = (),
+        done_reason: str = "stop",
+        **faults: Unpack[Faults],
+    ) -> FakeOllama:
+        """Queue the answer to the next generate, on ``/api/generate`` or
+        ``/v1/completions``; arguments as for :meth:`chat`."""
+        from ._answers import Fault, GenerateAnswer, split_text
+
+        answer = GenerateAnswer(
+            Fault(**faults),
+            response=split_text(response),
+            thinking=split_text(thinking),
+            done_reason=done_reason,
+        )
+        return self._script("generate", answer)
+
+    def embed(
+        self,
+        vectors: Sequence[Sequence[float]] | None = None,
+        *,
+        dimensions: int = 8,
+        **faults: Unpack[Faults],
+    ) -> FakeOllama:
+        """Queue the answer to the next embedding request, on ``/api/embed``,
+        ``/api/embeddings`` or ``/v1/embeddings`` (base64 too, as the ``openai`` client asks).
+
+        Without ``vectors``, each input text gets a deterministic unit vector of
+        ``dimensions`` (or the request's ``dimensions``): equal texts, equal vectors.
+        Faults as for :meth:`chat`.
+        """
+        from ._answers import EmbedAnswer, Fault
+
+        given = None if vectors is None else [list(vector) for vector in vectors]
+        answer = EmbedAnswer(Fault(**faults), vectors=given, dimensions=dimensions)
+        return self._script("embed", answer)
+
+    def pull(
+        self,
+        *,
+        total: int = 1000,
+        **faults: Unpack[Faults],
+    ) -> FakeOllama:
+        """Queue the answer to the next ``/api/pull``: Ollama's progress records for one
+        layer of ``total`` bytes, then ``success``. ``error`` (say ``"pull model manifest:
+        file does not exist"``) comes after ``pulling manifest``. Faults as for :meth:`chat`.
+        """
+        from ._answers import Fault, PullAnswer
+
+        answer = PullAnswer(Fault(**faults), total=total)
+        return self._script("pull", answer)
+
+    def _script(self, kind: str, answer: Handler) -> FakeOllama:
+        from ._answers import KIND_ROUTES
+
+        with self._lock:
+            for route in KIND_ROUTES[kind]:
+                self._route_kinds[route] = kind
+            self._answers.setdefault(kind, deque()).append(answer)
+        return self
+
+    # -- what was received ------------------------------------------------------------------
+
+    def calls(self, kind: str | None = None) -> list[RecordedRequest]:
+        """The requests received, in order: all of them, those of one kind (``"chat"``,
+        ``"generate"``, ``"embed"``, ``"pull"``: every route of that kind) or those to one
+        path (``"/api/tags"``)."""
+        from ._answers import KIND_ROUTES
+
+        with self._lock:
+            received = list(self.requests)
+        if kind is None:
+            return received
+        paths = {path for _, path in KIND_ROUTES.get(kind, ())} or {kind}
+        return [request for request in received if request.path in paths]
+
+    def last(self, kind: str | None = None) -> RecordedRequest:
+        """The last request received (of a kind or to a path, as for :meth:`calls`); an
+        ``AssertionError`` naming what was received when there is none."""
+        matching = self.calls(kind)
+        if not matching:
+            seen = [f"{request.method} {request.path}" for request in self.calls()]
+            wanted = f"no {kind} request" if kind else "no request"
+            raise AssertionError(f"{wanted} reached the fake Ollama; it received {seen}")
+        return matching[-1]
+
     def _handler_for(self, request: RecordedRequest) -> Handler:
         route = (request.method, request.path)
         with self._lock:
-            queue = self._routes.get(route)
-            if queue:
-                self._last_used[route] = queue.popleft()
-            if route in self._last_used:
-                return self._last_used[route]
+            handler = _next_handler(self._routes, self._last_used, route)
+            if handler is not None:
+                return handler
+            kind = self._route_kinds.get(route)
+            if kind is not None:
+                answer = _next_handler(self._answers, self._last_answer, kind)
+                if answer is not None:
+                    return answer
         if request.path == "/" and request.method in ("GET", "HEAD"):
             return Reply.body("Ollama is running")
         if request.path == "/api/version":
@@ -406,6 +602,16 @@ class FakeOllama:
                 continue
             connection.sendall(step)
         return reply.keep_alive
+
+
+def _next_handler(
+    queues: dict[Key, deque[Handler]], last_used: dict[Key, Handler], key: Key
+) -> Handler | None:
+    """The next queued handler for ``key``, else the last one used (it repeats)."""
+    queue = queues.get(key)
+    if queue:
+        last_used[key] = queue.popleft()
+    return last_used.get(key)
 
 
 def _pause(connection: socket.socket, seconds: float) -> bool:
