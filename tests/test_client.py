@@ -57,6 +57,7 @@ async def test_chat(api: Api, server: FakeOllama) -> None:
     assert server.requests[-1].json() == {
         "model": "llama3.2",
         "messages": messages,
+        "tools": [],
         "stream": False,
     }
     assert server.requests[-1].path == "/api/chat"
@@ -228,7 +229,7 @@ async def test_pull_stream(api: Api, server: FakeOllama) -> None:
     stream = await api("pull", "gemma3:270m", stream=True)
     statuses = [p.status for p in await api.collect(stream)]
     assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
-    assert server.requests[-1].json() == {"model": "gemma3:270m", "stream": True}
+    assert server.requests[-1].json() == {"model": "gemma3:270m", "stream": True, "insecure": False}
 
 
 async def test_invalid_model_names_never_reach_the_server(api: Api, server: FakeOllama) -> None:

@@ -57,6 +57,11 @@ def assistant(content: str = "", calls: list[dict[str, Any]] | None = None) -> d
     return message
 
 
+def sent(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as it goes out: empty values are left out, as the official package does."""
+    return {key: value for key, value in message.items() if value not in ("", [], None)}
+
+
 def reply(content: str = "", calls: list[dict[str, Any]] | None = None) -> Reply:
     return Reply.json(
         {
@@ -135,7 +140,7 @@ async def test_single_tool_round(api: Api, server: FakeOllama) -> None:
         {"model": MODEL, "messages": [USER], "tools": tools, "stream": False},
         {
             "model": MODEL,
-            "messages": [USER, assistant(calls=first), tool_result],
+            "messages": [USER, sent(assistant(calls=first)), tool_result],
             "tools": tools,
             "stream": False,
         },
@@ -167,7 +172,7 @@ async def test_two_calls_in_one_round(api: Api, server: FakeOllama) -> None:
         tool_message("12:00 in Oslo", "get_time", "b"),
     ]
     assert messages[2:4] == results  # in the order of the calls
-    assert bodies(server)[1]["messages"] == [USER, assistant(calls=calls), *results]
+    assert bodies(server)[1]["messages"] == [USER, sent(assistant(calls=calls)), *results]
     assert bodies(server)[1]["tools"] == tool_schemas([get_weather, get_time])
 
 

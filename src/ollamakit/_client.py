@@ -48,6 +48,8 @@ from ._types import (
 from .names import check_model_name
 
 if TYPE_CHECKING:
+    import httpx
+
     from ._http import AsyncHTTP, SyncHTTP
     from ._stream import AsyncStream, Stream
     from .modelfile import CreatePlan
@@ -155,28 +157,50 @@ def _options(options: OptionsArg) -> Any:
     if options is None:
         return None
     if isinstance(options, Options):
-        return options.model_dump(exclude_none=True)
+        return options.wire()
     if isinstance(options, Mapping):
         return options  # passed through untouched, unknown keys included
     raise RequestError(f"options must be a dict or ollamakit.Options, not {type(options).__name__}")
 
 
+# Key order of the official package's models: with it, a request body is byte-identical to the
+# one the official client sends, so recorded cassettes and exact-body expectations keep matching.
+_MESSAGE_KEYS = ("role", "content", "thinking", "images", "tool_name", "tool_calls")
+_QUESTION_KEYS = ("type", "instructions", "criteria")
+_CREATE_KEYS = ("quantize", "files", "adapters", "template", "license", "system", "parameters",
+                "messages", "from")  # fmt: skip
+
+
+def _ordered(fields: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """``fields`` with ``keys`` first, in that order, then the others as given."""
+    ordered = {key: fields[key] for key in keys if key in fields}
+    ordered.update(fields)
+    return ordered
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
+
+
 def _message(message: Mapping[str, Any] | Message) -> dict[str, Any]:
     if isinstance(message, Message):
-        wire: dict[str, Any] = message.model_dump(exclude_none=True)
+        fields: Mapping[str, Any] = message.model_dump(exclude_none=True)
         images = message.images
     elif isinstance(message, Mapping):
-        wire = {key: _to_wire(value) for key, value in message.items() if value is not None}
+        fields = message
         images = message.get("images")
     else:
         raise RequestError(
             f"each message must be a dict or ollamakit.Message, not {type(message).__name__}"
         )
+    # Empty values are left out, as the official package does (``content: ""`` on a tool-call
+    # message, ``images: []``); Ollama reads a missing field as empty.
+    wire = {key: _to_wire(value) for key, value in fields.items() if not _empty(value)}
     if "role" not in wire:
         raise RequestError(f"message without a role: {wire!r}")
-    if images is not None:
+    if "images" in wire:
         wire["images"] = encode_images(images)
-    return wire
+    return _ordered(wire, _MESSAGE_KEYS)
 
 
 def _messages(messages: MessagesArg) -> list[dict[str, Any]] | None:
@@ -187,12 +211,20 @@ def _messages(messages: MessagesArg) -> list[dict[str, Any]] | None:
     return [_message(message) for message in messages]
 
 
-def _tools(tools: ToolsArg) -> list[Any] | None:
-    if tools is None:
-        return None
+def _tools(tools: ToolsArg) -> list[Any]:
+    if not tools:
+        return []  # sent as "tools": [] like the official package
     from ._tools import tool_schemas
 
     return tool_schemas(tools)
+
+
+def _keep_alive(keep_alive: KeepAliveArg) -> float | str | None:
+    # A number of seconds goes out as a float (``0`` as ``0.0``), as the official package's
+    # ``Union[float, str]`` field sends it; Ollama reads both.
+    if isinstance(keep_alive, int) and not isinstance(keep_alive, bool):
+        return float(keep_alive)
+    return keep_alive
 
 
 def _model(model: str) -> str:
@@ -336,22 +368,23 @@ class _BaseClient:
         on_chunk: ChunkCallback | None,
     ) -> _Call:
         schema, parse = format_schema(format)
+        # Keys in the official package's order (see _MESSAGE_KEYS); ours last.
         body = {
             "model": _model(model),
+            "stream": stream or on_chunk is not None,
+            "options": _options(options),
+            "format": schema,
+            "keep_alive": _keep_alive(keep_alive),
             "prompt": prompt,
             "suffix": suffix,
             "system": system,
             "template": template,
             "context": list(context) if context is not None else None,
-            "stream": stream or on_chunk is not None,
+            "raw": raw,
+            "images": encode_images(images) or None,
             "think": think,
             "logprobs": logprobs,
             "top_logprobs": top_logprobs,
-            "raw": raw,
-            "format": schema,
-            "images": encode_images(images) or None,
-            "options": _options(options),
-            "keep_alive": keep_alive,
             "width": width,
             "height": height,
             "steps": steps,
@@ -384,15 +417,15 @@ class _BaseClient:
         schema, parse = format_schema(format)
         body = {
             "model": _model(model),
+            "stream": stream or on_chunk is not None,
+            "options": _options(options),
+            "format": schema,
+            "keep_alive": _keep_alive(keep_alive),
             "messages": _messages(messages) or [],
             "tools": _tools(tools),
-            "stream": stream or on_chunk is not None,
             "think": think,
             "logprobs": logprobs,
             "top_logprobs": top_logprobs,
-            "format": schema,
-            "options": _options(options),
-            "keep_alive": keep_alive,
             "truncate": truncate,
             "shift": shift,
         }
@@ -418,7 +451,7 @@ class _BaseClient:
             "input": input,
             "truncate": truncate,
             "options": _options(options),
-            "keep_alive": keep_alive,
+            "keep_alive": _keep_alive(keep_alive),
             "dimensions": dimensions,
         }
         return _Call("POST", "/api/embed", EmbedResponse, _encode(body), timeout=timeout)
@@ -435,7 +468,7 @@ class _BaseClient:
             "model": _model(model),
             "prompt": prompt,
             "options": _options(options),
-            "keep_alive": keep_alive,
+            "keep_alive": _keep_alive(keep_alive),
         }
         return _Call("POST", "/api/embeddings", EmbeddingsResponse, _encode(body), timeout=timeout)
 
@@ -450,8 +483,8 @@ class _BaseClient:
     ) -> _Call:
         body = {
             "model": _model(model),
-            "insecure": insecure or None,
             "stream": stream or on_chunk is not None,
+            "insecure": insecure,
         }
         return _streamable(path, ProgressResponse, body, stream, timeout, on_chunk)
 
@@ -474,7 +507,6 @@ class _BaseClient:
     ) -> _Call:
         explicit = {
             "quantize": quantize,
-            "from": from_,
             "files": dict(files) if files is not None else None,
             "adapters": dict(adapters) if adapters is not None else None,
             "template": template,
@@ -482,11 +514,14 @@ class _BaseClient:
             "system": system,
             "parameters": _options(parameters),
             "messages": _messages(messages),
+            "from": from_,
         }
         # Arguments given explicitly win over what the Modelfile says.
+        merged = dict(from_modelfile or {})
+        merged.update({key: value for key, value in explicit.items() if value is not None})
         body = {"model": _model(model), "stream": stream or on_chunk is not None}
-        body.update(from_modelfile or {})
-        body.update({key: value for key, value in explicit.items() if value is not None})
+        # The official package sends "from" last (its serializer renames from_ at the end).
+        body.update(_ordered(merged, _CREATE_KEYS))
         return _streamable("/api/create", ProgressResponse, body, stream, timeout, on_chunk)
 
     @staticmethod
@@ -520,11 +555,15 @@ class _BaseClient:
         # The answer is JSON null: report success like copy and delete.
         return _Call("POST", "/api/signout", StatusResponse, timeout=timeout, result=_status)
 
-    def _web_call(self, path: str, body: dict[str, Any], cls: type[Any], timeout: Any) -> _Call:
-        if not self._http.has_authorization():
+    def _web_call(
+        self, kind: str, path: str, body: dict[str, Any], cls: type[Any], timeout: Any
+    ) -> _Call:
+        if not self._http.has_bearer_token():
+            # The official package's words first: code written for it matches on them.
             raise RequestError(
-                "web search and fetch use the hosted API at ollama.com and need an API key: "
-                "set OLLAMA_API_KEY or pass headers={'Authorization': 'Bearer <key>'}"
+                f"Authorization header with Bearer token is required for web {kind}: it uses "
+                "the hosted API at ollama.com; set OLLAMA_API_KEY to an ollama.com API key or "
+                "pass headers={'Authorization': 'Bearer <key>'}"
             )
         url = self._web_url.rstrip("/") + path
         return _Call("POST", url, cls, _encode(body), timeout=timeout)
@@ -533,12 +572,12 @@ class _BaseClient:
         if not query:
             raise RequestError("web_search needs a non-empty query")
         body = {"query": query, "max_results": max_results}
-        return self._web_call("/api/web_search", body, WebSearchResponse, timeout)
+        return self._web_call("search", "/api/web_search", body, WebSearchResponse, timeout)
 
     def _web_fetch_call(self, url: str, timeout: Any) -> _Call:
         if not url:
             raise RequestError("web_fetch needs a URL")
-        return self._web_call("/api/web_fetch", {"url": url}, WebFetchResponse, timeout)
+        return self._web_call("fetch", "/api/web_fetch", {"url": url}, WebFetchResponse, timeout)
 
     def _systemone_call(
         self,
@@ -551,14 +590,17 @@ class _BaseClient:
         body = {
             "model": _model(model),
             "state": _to_wire(state),
-            "questions": {key: _to_wire(q) for key, q in questions.items()},
-            "keep_alive": keep_alive,
+            "questions": {
+                key: _ordered(_to_wire(question), _QUESTION_KEYS)
+                for key, question in questions.items()
+            },
+            "keep_alive": _keep_alive(keep_alive),
         }
         return _Call("POST", "/v1/systemone", SystemOneResponse, _encode(body), timeout=timeout,
                      result=decode_system_one)  # fmt: skip
 
     def _load_call(self, model: str, keep_alive: KeepAliveArg, timeout: Any) -> _Call:
-        body = {"model": _model(model), "stream": False, "keep_alive": keep_alive}
+        body = {"model": _model(model), "stream": False, "keep_alive": _keep_alive(keep_alive)}
         return _Call("POST", "/api/generate", GenerateResponse, _encode(body), timeout=timeout)
 
     @staticmethod
@@ -607,6 +649,12 @@ class Client(_BaseClient):
             httpx_kwargs=httpx_kwargs,
         )
         self._web_url = web_url
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The underlying ``httpx.Client``, under the official package's name (frameworks read
+        ``client._client.base_url``)."""
+        return self._http.client
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -1103,9 +1151,8 @@ class Client(_BaseClient):
                     f"/api/blobs/{blob.digest}",
                     content=blob.chunks(progress),
                     timeout=timeout,
-                    headers={"Content-Length": str(blob.size),
-                             "Content-Type": "application/octet-stream"},
-                )  # fmt: skip
+                    headers={"Content-Length": str(blob.size)},
+                )
         finally:
             if spool is not None:
                 spool.unlink(missing_ok=True)
@@ -1191,6 +1238,12 @@ class AsyncClient(_BaseClient):
             httpx_kwargs=httpx_kwargs,
         )
         self._web_url = web_url
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The underlying ``httpx.AsyncClient``, under the official package's name (frameworks
+        read ``client._client.base_url``)."""
+        return self._http.client
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -1688,9 +1741,8 @@ class AsyncClient(_BaseClient):
                     f"/api/blobs/{blob.digest}",
                     content=_aiter_in_thread(blob.chunks(progress)),
                     timeout=timeout,
-                    headers={"Content-Length": str(blob.size),
-                             "Content-Type": "application/octet-stream"},
-                )  # fmt: skip
+                    headers={"Content-Length": str(blob.size)},
+                )
         finally:
             if spool is not None:
                 spool.unlink(missing_ok=True)

@@ -55,8 +55,10 @@ __all__ = [
 ]
 
 CONNECTION_HINT = (
-    "Failed to connect to Ollama at {url}. Check that Ollama is running (`ollama serve`, or "
-    "`ollamakit serve` for the embedded server) and that OLLAMA_HOST points at it."
+    # The official package's sentence first: code written for it matches on it.
+    "Failed to connect to Ollama. Please check that Ollama is downloaded, running and accessible. "
+    "https://ollama.com/download - nothing answered at {url}: start a server (`ollama serve`, "
+    "or `ollamakit serve` for the embedded one) or point OLLAMA_HOST at one"
 )
 
 

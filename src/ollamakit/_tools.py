@@ -1157,7 +1157,9 @@ def _function_tool(obj: Callable[..., Any]) -> dict[str, Any]:
         )
         if param.default is _EMPTY:
             required.append(param.name)
-    return _tool(info.name, info.description, _object(properties, required, None))
+    # "required" before "properties", as the official package orders them.
+    parameters = {"type": "object", "required": required, "properties": properties}
+    return _tool(info.name, info.description, parameters)
 
 
 def _dump(obj: Any) -> Any:

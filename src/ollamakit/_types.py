@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import datetime
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, cast
@@ -202,16 +203,25 @@ _M = TypeVar("_M", bound=SubscriptableBaseModel)
 class Options(SubscriptableBaseModel, omit_defaults=True):
     """Model options (Modelfile parameters). Every field is optional; unset ones are not sent.
 
-    The fields Ollama removed (``mirostat``, ``penalize_newline``, ...) are still accepted so
-    code written for older servers keeps running; current servers ignore them.
+    The fields are in the official package's order, its fields first, so a request carrying
+    Options is byte-identical to the official client's. Some of them (``mirostat``,
+    ``penalize_newline``, ...) were removed from Ollama and are kept so that code written for
+    older servers keeps running; current servers ignore them.
     """
 
     # load time
+    numa: bool | None = None  # removed from current servers
     num_ctx: int | None = None
     num_batch: int | None = None
     num_gpu: int | None = None
     main_gpu: int | None = None
+    low_vram: bool | None = None  # removed
+    f16_kv: bool | None = None  # removed
+    logits_all: bool | None = None  # removed
+    vocab_only: bool | None = None  # removed
     use_mmap: bool | None = None
+    use_mlock: bool | None = None  # removed
+    embedding_only: bool | None = None  # removed
     num_thread: int | None = None
     # run time
     num_keep: int | None = None
@@ -219,28 +229,36 @@ class Options(SubscriptableBaseModel, omit_defaults=True):
     num_predict: int | None = None
     top_k: int | None = None
     top_p: float | None = None
-    min_p: float | None = None
+    tfs_z: float | None = None  # removed
     typical_p: float | None = None
     repeat_last_n: int | None = None
     temperature: float | None = None
     repeat_penalty: float | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    mirostat: int | None = None  # removed
+    mirostat_tau: float | None = None  # removed
+    mirostat_eta: float | None = None  # removed
+    penalize_newline: bool | None = None  # removed
     stop: list[str] | None = None
+    # not in the official package
+    min_p: float | None = None
     draft_num_predict: int | None = None
-    # removed from current servers, kept for compatibility
-    numa: bool | None = None
-    low_vram: bool | None = None
-    f16_kv: bool | None = None
-    logits_all: bool | None = None
-    vocab_only: bool | None = None
-    use_mlock: bool | None = None
-    embedding_only: bool | None = None
-    tfs_z: float | None = None
-    mirostat: int | None = None
-    mirostat_tau: float | None = None
-    mirostat_eta: float | None = None
-    penalize_newline: bool | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The options as sent: set fields only, numbers of float fields as floats (``1.0``)."""
+        floats = _float_options()
+        return {
+            name: float(value) if name in floats and type(value) is int else value
+            for name, value in self.model_dump(exclude_none=True).items()
+        }
+
+
+@functools.cache
+def _float_options() -> frozenset[str]:
+    return frozenset(
+        field.name for field in msgspec.structs.fields(Options) if "float" in str(field.type)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,8 +295,8 @@ class Message(SubscriptableBaseModel):
     content: str | None = None
     thinking: str | None = None
     images: list[Any] | None = None
-    tool_calls: list[ToolCall] | None = None
     tool_name: str | None = None
+    tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
 
     ToolCall: ClassVar[builtins.type[ToolCall]] = ToolCall
@@ -513,22 +531,22 @@ SystemOneContent = str | dict[str, Any] | list[Any]
 """Text or a JSON object/array, rendered as text by System One."""
 
 
-class SystemOneChoiceQuestion(SubscriptableBaseModel, omit_defaults=True):
+class SystemOneChoiceQuestion(SubscriptableBaseModel, kw_only=True, omit_defaults=True):
+    type: str = "choice"
     instructions: SystemOneContent
     criteria: dict[str, str | None]
-    type: str = "choice"
 
 
-class SystemOneNoulQuestion(SubscriptableBaseModel, omit_defaults=True):
+class SystemOneNoulQuestion(SubscriptableBaseModel, kw_only=True, omit_defaults=True):
+    type: str = "noul"
     instructions: SystemOneContent
     criteria: dict[str, str] | None = None
-    type: str = "noul"
 
 
-class SystemOneScoreQuestion(SubscriptableBaseModel, omit_defaults=True):
+class SystemOneScoreQuestion(SubscriptableBaseModel, kw_only=True, omit_defaults=True):
+    type: str = "score"
     instructions: SystemOneContent
     criteria: list[str]
-    type: str = "score"
 
 
 SystemOneQuestion = SystemOneChoiceQuestion | SystemOneNoulQuestion | SystemOneScoreQuestion

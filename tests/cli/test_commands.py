@@ -224,7 +224,10 @@ def test_unreachable_server_prints_the_hint(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     result = Cli(f"http://127.0.0.1:{_closed_port()}")("list")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: Failed to connect to Ollama at http://127.0.0.1:")
+    assert result.stderr.startswith(
+        "Error: Failed to connect to Ollama. Please check that Ollama is downloaded, running and "
+        "accessible. https://ollama.com/download - nothing answered at http://127.0.0.1:"
+    )
     assert "`ollamakit serve`" in result.stderr
     assert "Traceback" not in result.output
 
@@ -283,7 +286,9 @@ def test_pull_prints_each_step_once_without_a_terminal(cli: Cli, fake: FakeOllam
     fake.expect("POST", "/api/pull", Reply.ndjson(_pull_records()))
     result = cli("pull", "gemma3:270m")
     assert result.exit_code == 0
-    assert bodies(fake, "/api/pull") == [{"model": "gemma3:270m", "stream": True}]
+    assert bodies(fake, "/api/pull") == [
+        {"model": "gemma3:270m", "stream": True, "insecure": False}
+    ]
     assert result.stderr == (
         "pulling manifest\n"
         "pulling e7d36fb2c3b3 (2.5 MB)\n"
@@ -315,7 +320,7 @@ def test_push(cli: Cli, fake: FakeOllama) -> None:
     fake.expect("POST", "/api/push", Reply.ndjson(_pull_records("pushing")))
     result = cli("push", "me/mine")
     assert result.exit_code == 0
-    assert bodies(fake, "/api/push") == [{"model": "me/mine", "stream": True}]
+    assert bodies(fake, "/api/push") == [{"model": "me/mine", "stream": True, "insecure": False}]
     assert "pushing e7d36fb2c3b3 (2.5 MB)\n" in result.stderr
     assert result.stderr.endswith("success\n")
 

@@ -94,7 +94,7 @@ def test_chat_keeps_the_conversation(spawn: Any, fake: FakeOllama) -> None:
     assert bodies(fake, "/api/generate") == [{"model": "m", "stream": False}]
     chats = bodies(fake, "/api/chat")
     assert chats[0] == {"model": "m", "messages": [{"role": "user", "content": "hello"}],
-                        "stream": True}  # fmt: skip
+                        "tools": [], "stream": True}  # fmt: skip
     assert chats[1]["messages"] == [
         {"role": "user", "content": "hello"},
         {"role": "assistant", "content": "Hi there"},

@@ -311,6 +311,12 @@ class _HTTPBase:
     def has_authorization(self) -> bool:
         return any(key.lower() == "authorization" for key in self.default_headers)
 
+    def has_bearer_token(self) -> bool:
+        return any(
+            key.lower() == "authorization" and value.startswith("Bearer ")
+            for key, value in self.default_headers.items()
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
