@@ -121,8 +121,8 @@ def test_a_failing_test_shows_the_requests_the_fake_received(inner: pytest.Pytes
     result.stdout.fnmatch_lines(
         [
             "*- ollama_fake requests (call) -*",
-            'POST /api/chat {"model":"llama3.2","messages":[{"role":"user","content":'
-            '"Summarise: text"}],"stream":false}',
+            'POST /api/chat {"model":"llama3.2","stream":false,"messages":[{"role":"user",'
+            '"content":"Summarise: text"}],"tools":[]}',
         ]
     )
 
