@@ -11,6 +11,7 @@ travels with it, that the connection is not leaked and that the client keeps wor
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import json
 import logging
@@ -29,17 +30,21 @@ from typing import Any
 
 import anyio
 import httpx
+import pydantic
 import pytest
 
 import ollamakit
 import ollamakit._http as http_layer
 from ollamakit import (
     AsyncClient,
+    AuthenticationError,
     Client,
     ConnectionError,
     IncompleteStreamError,
     InternalServerError,
     OllamaError,
+    ParseError,
+    PermissionDeniedError,
     ProtocolError,
     RateLimitError,
     RequestError,
@@ -48,7 +53,7 @@ from ollamakit import (
     TimeoutError,
 )
 from ollamakit._stream import RecordDecoder
-from ollamakit.testing import FakeOllama, Reply, chat_stream
+from ollamakit.testing import FakeOllama, RecordedRequest, Reply, chat_stream
 from support import Api
 
 pytestmark = pytest.mark.anyio
@@ -410,6 +415,49 @@ async def test_content_type_is_not_trusted_the_body_is(mode: str, server: FakeOl
     # A server that ignores stream=true and answers one JSON document still makes a stream.
     chunks = await drain(api, await api("chat", "m", [], stream=True))
     assert [c.message.content for c in chunks] == ["fine"]
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("list", "/api/tags", b'{"models": 5, "x"'),
+        ("ps", "/api/ps", b'{"models": "none", "x": '),
+        ("version", "/api/version", b'{"version": 7, "x'),
+        ("show", "/api/show", b'{"details": [], "license": ]'),
+    ],
+)
+async def test_malformed_json_after_a_wrongly_typed_field(
+    mode: str, server: FakeOllama, method: str, path: str, body: bytes
+) -> None:
+    # The typed decoder stops at the wrong type; the untyped one then meets the syntax error.
+    server.expect(
+        "GET" if path != "/api/show" else "POST", path, Reply.body(body, 200, "application/json")
+    )
+    api = Api(mode, server.url, timeout=5)
+    with pytest.raises(ProtocolError, match="malformed JSON") as info:
+        await (api(method, "m") if method == "show" else api(method))
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_a_known_field_of_the_wrong_shape_is_a_protocol_error(
+    mode: str, server: FakeOllama
+) -> None:
+    server.expect(
+        "POST",
+        "/api/chat",
+        Reply.json({**CHAT_REPLY, "message": "fine"}),
+        Reply.ndjson([{**CHAT_REPLY, "done": False, "message": {"role": "assistant",
+                                                                  "content": 5}}]),
+    )  # fmt: skip
+    api = Api(mode, server.url, timeout=5)
+    with pytest.raises(ProtocolError, match="'message' as \"fine\", where an object"):
+        await api("chat", "m", [])
+    with pytest.raises(ProtocolError, match="'content' as 5, where a string"):
+        await drain(api, await api("chat", "m", [], stream=True))
     await api.aclose()
 
 
@@ -780,6 +828,7 @@ ENV_KEY = "sk-env-7f3a9c1e5b2d"
 HEADER_KEY = "sk-hdr-2d8e4b6a0c1f"
 PASSWORD = "pw-9c1e5b7f3a4d"
 SECRETS = (ENV_KEY, HEADER_KEY, PASSWORD)
+BASIC_PASSWORD = base64.b64encode(f"ollama:{PASSWORD}".encode()).decode()
 
 
 class _Collect(logging.Handler):
@@ -814,7 +863,7 @@ def all_logs() -> Iterator[_Collect]:
 
 
 def assert_no_secret(text: str, where: str) -> None:
-    for secret in SECRETS:
+    for secret in (*SECRETS, BASIC_PASSWORD):
         assert secret not in text, f"{where} shows a secret: {text[:300]!r}"
 
 
@@ -902,6 +951,94 @@ async def test_credentials_stay_out_of_reprs_errors_and_logs(
         assert "httpcore" in all_logs.names
     elif mode == "sync":
         assert "urllib3" in all_logs.names
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+
+
+def _echo(status: int, template: str, content_type: str = "application/json") -> Any:
+    """A reply quoting the request's Authorization header, as some proxies and servers do."""
+
+    def reply(request: RecordedRequest) -> Reply:
+        credential = request.headers.get("authorization", "")
+        text = template.replace("ECHO", credential)
+        return Reply.body(text, status, content_type, headers={"X-Echo": credential})
+
+    return reply
+
+
+def _echo_stream(record: str) -> Any:
+    def reply(request: RecordedRequest) -> Reply:
+        line = record.replace("ECHO", request.headers.get("authorization", "")).encode()
+        return Reply.ndjson([FIRST_RECORD, line + b"\n"])
+
+    return reply
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("credential", ["env", "headers", "url", "auth"])
+async def test_a_server_echoing_credentials_does_not_put_them_in_errors(
+    mode: str, server: FakeOllama, credential: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", ENV_KEY)
+    kwargs: dict[str, Any] = {}
+    host = server.url
+    if credential == "headers":
+        kwargs["headers"] = {"Authorization": f"Bearer {HEADER_KEY}"}
+    elif credential == "url":
+        host = f"http://ollama:{PASSWORD}@127.0.0.1:{server.port}"
+    elif credential == "auth":
+        kwargs["auth"] = ("ollama", PASSWORD)
+    server.expect(
+        "GET",
+        "/api/tags",
+        _echo(401, '{"error": "invalid credential ECHO", "signin_url": "https://x/ECHO"}'),
+        _echo(403, "forbidden for ECHO", "text/plain"),
+        _echo(200, '{"models": "ECHO", "x"'),
+        _echo(200, '["ECHO"]'),
+        _echo(200, "ECHO", "text/plain"),
+    )
+    server.expect(
+        "POST",
+        "/api/chat",
+        _echo_stream('{"error": "ECHO"}'),
+        _echo_stream("ECHO"),
+        _echo_stream('{"model": "ECHO", "message": 5}'),
+        _echo(200, json.dumps({**chat_stream([])[-1], "message": {"role": "assistant",
+                                                                   "content": "ECHO"}})),
+    )  # fmt: skip
+    api = Api(mode, host, **kwargs)
+    expected: list[type[OllamaError]] = [
+        AuthenticationError, PermissionDeniedError, ProtocolError, ProtocolError, ProtocolError,
+        StreamError, ProtocolError, ProtocolError, ParseError,
+    ]  # fmt: skip
+    errors: list[OllamaError] = []
+    for _ in range(5):
+        with pytest.raises(OllamaError) as info:
+            await api("list")
+        errors.append(info.value)
+    for _ in range(3):
+        with pytest.raises(OllamaError) as info:
+            await drain(api, await api("chat", "m", [], stream=True))
+        errors.append(info.value)
+    with pytest.raises(OllamaError) as info:
+        await api("chat", "m", [], format=Weather)
+    errors.append(info.value)
+    await api.aclose()
+
+    echoed = [request.headers["authorization"] for request in server.requests]
+    assert all(echoed) and len(set(echoed)) == 1  # the credential went out, and came back
+    secret = echoed[0].split()[-1]
+    assert [type(error) for error in errors] == expected
+    for error in errors:
+        assert_error_keeps_secrets(error)
+        for text in (getattr(error, "error", ""), getattr(error, "body", ""),
+                     repr(getattr(error, "headers", {})), getattr(error, "raw", "")):  # fmt: skip
+            assert secret not in text
+            assert_no_secret(text, f"{type(error).__name__} attributes")
+    assert "[secret]" in str(errors[0])
+    assert errors[0].headers["x-echo"].endswith("[secret]")  # type: ignore[attr-defined]
 
 
 @pytest.mark.timeout(20)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, overload
 
 import msgspec
 
-from ._errors import NotFoundError, RequestError
+from ._errors import NotFoundError, OllamaError, RequestError
 from ._images import encode_images
 from ._structured import format_schema
 from ._types import (
@@ -679,11 +679,17 @@ class Client(_BaseClient):
             response = self._http.open_stream(
                 call.method, call.path, content=call.body, timeout=timeout
             )
-            stream = Stream(response, call.cls, self._http.iter_body(response), call.on_chunk)
+            stream = Stream(
+                response, call.cls, self._http.iter_body(response), call.on_chunk,
+                redact=self._http.redact,
+            )  # fmt: skip
             stream.finish = call.finish
             return stream.final() if call.consume else stream
         response = self._http.request(call.method, call.path, content=call.body, timeout=timeout)
-        return self._decode(call, response.content)
+        try:
+            return self._decode(call, response.content)
+        except OllamaError as exc:
+            raise self._http.redact(exc) from None
 
     # -- generate ---------------------------------------------------------------------------
 
@@ -1268,13 +1274,19 @@ class AsyncClient(_BaseClient):
             response = await self._http.open_stream(
                 call.method, call.path, content=call.body, timeout=timeout
             )
-            astream = AsyncStream(response, call.cls, self._http.iter_body(response), call.on_chunk)
+            astream = AsyncStream(
+                response, call.cls, self._http.iter_body(response), call.on_chunk,
+                redact=self._http.redact,
+            )  # fmt: skip
             astream.finish = call.finish
             return await astream.final() if call.consume else astream
         response = await self._http.request(
             call.method, call.path, content=call.body, timeout=timeout
         )
-        return self._decode(call, response.content)
+        try:
+            return self._decode(call, response.content)
+        except OllamaError as exc:
+            raise self._http.redact(exc) from None
 
     # -- generate ---------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ library, the JSON decoder or pydantic escapes::
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from collections.abc import Collection
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -51,6 +52,8 @@ __all__ = [
     "StreamError",
     "TimeoutError",
     "TransportError",
+    "redact",
+    "redact_text",
     "response_error",
 ]
 
@@ -257,3 +260,63 @@ class ParseError(OllamaError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.error, self.raw))
+
+
+ErrorT = TypeVar("ErrorT", bound=BaseException)
+REDACTED = "[secret]"
+
+
+def redact_text(text: str, secrets: Collection[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first) replaced by ``[secret]``."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub(value: Any, secrets: Collection[str]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    return value
+
+
+def redact(error: ErrorT, secrets: Collection[str]) -> ErrorT:
+    """Blank ``secrets`` out of everything ``error`` shows, in place: its message, arguments and
+    attributes (``error``, ``body``, ``headers``, ``raw``, ...).
+
+    A server or proxy that echoes the request headers in its answer must not put the API key
+    or a password into an exception, its ``str`` or a traceback.
+    """
+    if not secrets:
+        return error
+    error.args = tuple(_scrub(arg, secrets) for arg in error.args)
+    for name, value in vars(error).items():
+        setattr(error, name, _scrub(value, secrets))
+    # A chained exception from another library (pydantic quotes its input) cannot be edited:
+    # it is detached when it shows a secret; its message is already part of ours.
+    for link in ("__cause__", "__context__"):
+        chained = getattr(error, link)
+        if isinstance(chained, OllamaError):
+            redact(chained, secrets)
+        elif chained is not None and _shows(chained, secrets):
+            setattr(error, link, None)
+            error.__suppress_context__ = True
+    return error
+
+
+def _shows(error: BaseException, secrets: Collection[str]) -> bool:
+    """Whether ``error`` or an exception chained to it shows one of ``secrets``."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts = (repr(current), str(current), repr(current.args), repr(vars(current)))
+        if any(secret in text for text in texts for secret in secrets):
+            return True
+        pending += [current.__cause__, current.__context__]
+    return False

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
-from ._errors import IncompleteStreamError, StreamError
+from ._errors import IncompleteStreamError, OllamaError, StreamError
 from ._types import (
     ChatResponse,
     GenerateResponse,
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 __all__ = ["AsyncStream", "RecordDecoder", "Stream"]
 
 T = TypeVar("T", bound=SubscriptableBaseModel)
+Redact = Callable[[OllamaError], OllamaError]
+"""Blanks the client's credentials out of an error (a server may echo them in a record)."""
+
+
+def _keep(error: OllamaError) -> OllamaError:
+    return error
+
+
 _ERROR_KEY = b'"error"'
 _ABORT_EXTENSION = "ollamakit.abort"  # _http._aiohttp.ABORT_EXTENSION, not imported: no httpx here
 
@@ -227,13 +235,21 @@ class RecordDecoder(Generic[T]):
 
 
 class _StreamBase(Generic[T]):
-    def __init__(self, response: httpx.Response, cls: type[T]) -> None:
+    def __init__(self, response: httpx.Response, cls: type[T], redact: Redact) -> None:
         self.response = response
         """The underlying ``httpx.Response`` (status, headers)."""
         self._decoder = RecordDecoder(cls)
+        self._redact = redact
         self.finish: Callable[[T], T] | None = None
         """Applied to the merged response by ``final()`` (structured-output parsing)."""
         self._closed = False
+
+    def _merged(self) -> T:
+        try:
+            final = self._decoder.final()
+            return final if self.finish is None else self.finish(final)
+        except OllamaError as exc:
+            raise self._redact(exc) from None
 
     @property
     def finished(self) -> bool:
@@ -242,7 +258,7 @@ class _StreamBase(Generic[T]):
 
 
 def _records(
-    body: Iterator[bytes], decoder: RecordDecoder[T], response: httpx.Response
+    body: Iterator[bytes], decoder: RecordDecoder[T], response: httpx.Response, redact: Redact
 ) -> Generator[T, None, None]:
     feed = decoder.feed
     try:
@@ -251,6 +267,8 @@ def _records(
             if items:
                 yield from items
         yield from decoder.finish()
+    except OllamaError as exc:
+        raise redact(exc) from None
     finally:
         response.close()
 
@@ -272,12 +290,14 @@ class Stream(_StreamBase[T], Iterator[T]):
         cls: type[T],
         body: Iterator[bytes],
         on_chunk: Callable[[T], Any] | None = None,
+        *,
+        redact: Redact = _keep,
     ) -> None:
-        super().__init__(response, cls)
+        super().__init__(response, cls, redact)
         # The generator must not refer back to the stream: with that cycle, a stream the caller
         # breaks out of and drops would keep its connection (and Ollama would keep generating)
         # until the garbage collector happened to run.
-        self._iterator = _records(body, self._decoder, response)
+        self._iterator = _records(body, self._decoder, response, redact)
         if on_chunk is not None:
             self._iterator = self._notify(self._iterator, on_chunk)
 
@@ -331,8 +351,7 @@ class Stream(_StreamBase[T], Iterator[T]):
         """Read what is left and return the merged response (content, thinking, tool calls)."""
         for _ in self:
             pass
-        final = self._decoder.final()
-        return final if self.finish is None else self.finish(final)
+        return self._merged()
 
     def text(self) -> Iterator[str]:
         """Just the text: message content for chat, ``response`` for generate."""
@@ -353,8 +372,10 @@ class AsyncStream(_StreamBase[T], AsyncIterator[T]):
         cls: type[T],
         body: AsyncIterator[bytes],
         on_chunk: Callable[[T], Any] | None = None,
+        *,
+        redact: Redact = _keep,
     ) -> None:
-        super().__init__(response, cls)
+        super().__init__(response, cls, redact)
         self._body = body
         self._on_chunk = on_chunk
         self._pending: list[T] = []
@@ -391,6 +412,10 @@ class AsyncStream(_StreamBase[T], AsyncIterator[T]):
                 self._pending = self._decoder.feed(chunk)
                 if self._pending:
                     break
+        except OllamaError as exc:
+            self._exhausted = True
+            await self.aclose()
+            raise self._redact(exc) from None
         except BaseException:
             self._exhausted = True
             await self.aclose()
@@ -438,8 +463,7 @@ class AsyncStream(_StreamBase[T], AsyncIterator[T]):
     async def final(self) -> T:
         async for _ in self:
             pass
-        final = self._decoder.final()
-        return final if self.finish is None else self.finish(final)
+        return self._merged()
 
     async def text(self) -> AsyncIterator[str]:
         async for item in self:

@@ -625,15 +625,33 @@ def decoder_for(cls: type[_T]) -> msgspec.json.Decoder[_T]:
     return decoder
 
 
+def _malformed(data: bytes, exc: msgspec.DecodeError) -> ProtocolError:
+    return ProtocolError(f"the server sent malformed JSON ({exc}): {data[:200]!r}")
+
+
 def decode_response(cls: type[_T], data: bytes) -> _T:
-    """Decode one JSON document into ``cls``: typed fast path, tolerant slow path."""
+    """Decode one JSON document into ``cls``: typed fast path, tolerant slow path.
+
+    Errors are raised outside the ``except`` blocks so that msgspec's exception does not
+    travel along as ``__context__``.
+    """
+    error: ProtocolError | None = None
     try:
         return decoder_for(cls).decode(data)
     except msgspec.ValidationError:
+        # Valid JSON of another shape (a newer server, a proxy), or the typed decoder stopped
+        # at a wrongly typed field before the syntax error after it: decode it untyped.
         pass
     except msgspec.DecodeError as exc:
-        raise ProtocolError(f"the server sent malformed JSON ({exc}): {data[:200]!r}") from None
-    raw = msgspec.json.decode(data)
+        error = _malformed(data, exc)
+    if error is not None:
+        raise error
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        error = _malformed(data, exc)
+    if error is not None:
+        raise error
     if not isinstance(raw, dict):
         raise ProtocolError(f"expected a JSON object from the server, got: {data[:200]!r}")
     return build_tolerant(cls, raw)
@@ -683,6 +701,22 @@ def _convert_field(annotation: Any, value: Any) -> Any:
         return value
 
 
+# Fields the client itself reads, so a value of another type is a broken protocol rather than
+# something to keep as sent: nested objects, and the text that streams concatenate.
+_TEXT_FIELDS = frozenset({"content", "thinking", "response"})
+
+
+def _wrong_type(key: str, expected: str, value: Any) -> ProtocolError:
+    shown = msgspec.json.encode(value)[:100].decode("utf-8", "replace")
+    return ProtocolError(f"the server sent {key!r} as {shown}, where {expected} was expected")
+
+
+def _nested(cls: type[_T], key: str, value: Any) -> _T:
+    if not isinstance(value, dict):
+        raise _wrong_type(key, "an object", value)
+    return build_tolerant(cls, value)
+
+
 def build_tolerant(cls: type[_T], raw: Mapping[str, Any]) -> _T:
     """Build ``cls`` from decoded JSON, keeping unknown fields as extras at every level."""
     known: dict[str, Any] = {}
@@ -694,11 +728,11 @@ def build_tolerant(cls: type[_T], raw: Mapping[str, Any]) -> _T:
             continue
         name, annotation, nested, is_list = entry
         if nested is not None and is_list and isinstance(value, list):
-            known[name] = [
-                build_tolerant(nested, item) if isinstance(item, dict) else item for item in value
-            ]
-        elif nested is not None and not is_list and isinstance(value, dict):
-            known[name] = build_tolerant(nested, value)
+            known[name] = [_nested(nested, key, item) for item in value]
+        elif nested is not None and value is not None:
+            known[name] = _nested(nested, key, value)
+        elif key in _TEXT_FIELDS and not isinstance(value, str | None):
+            raise _wrong_type(key, "a string", value)
         else:
             known[name] = _convert_field(annotation, value)
     for field in msgspec.structs.fields(cls):

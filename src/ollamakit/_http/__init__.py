@@ -25,6 +25,7 @@ import httpx
 from .._errors import (
     CONNECTION_HINT,
     ConnectionError,
+    ErrorT,
     IncompleteStreamError,
     OllamaError,
     ProtocolError,
@@ -33,6 +34,8 @@ from .._errors import (
     TimeoutError,
     TransportError,
     parse_retry_after,
+    redact,
+    redact_text,
     response_error,
 )
 from .._host import HostConfig, api_key_from_env, parse_host, use_auth_from_env
@@ -89,13 +92,6 @@ def _as_timeout(value: Any) -> httpx.Timeout:
     raise RequestError(f"timeout must be a number of seconds, None or httpx.Timeout, not {value!r}")
 
 
-def _redact(text: str, secrets: Collection[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "[secret]")
-    return text
-
-
 def map_transport_error(
     exc: BaseException, base_url: str, *, streaming: bool, secrets: Collection[str] = ()
 ) -> OllamaError:
@@ -106,7 +102,7 @@ def map_transport_error(
     """
     if isinstance(exc, OllamaError):
         return exc
-    message = _redact(str(exc) or type(exc).__name__, secrets)
+    message = redact_text(str(exc) or type(exc).__name__, secrets)
     if isinstance(exc, httpx.TimeoutException):
         kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
         if isinstance(exc, httpx.WriteTimeout | httpx.PoolTimeout):
@@ -258,16 +254,22 @@ class _HTTPBase:
             if key.lower() in _SECRET_HEADERS and isinstance(value, str):
                 found.add(value)
                 found.update(value.split())
-        if self.host.auth is not None:
-            user, password = self.host.auth
-            found.add(password)
-            found.add(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
+        basic = [self.host.auth, self.httpx_kwargs.get("auth")]
+        for auth in basic:
+            if isinstance(auth, tuple) and len(auth) == 2 and all(isinstance(a, str) for a in auth):
+                user, password = auth
+                found.add(password)
+                found.add(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
         return tuple(
             sorted((s for s in found if len(s) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
         )
 
     def _error(self, exc: BaseException, *, streaming: bool) -> OllamaError:
         return map_transport_error(exc, self.base_url, streaming=streaming, secrets=self._secrets)
+
+    def redact(self, error: ErrorT) -> ErrorT:
+        """``error`` with the credentials this client sends blanked out (see ``_errors.redact``)."""
+        return redact(error, self._secrets)
 
     def _client_kwargs(self, transport: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -384,7 +386,7 @@ class SyncHTTP(_HTTPBase):
             if error is not None:
                 raise error
             if not response.is_success:
-                raise _error_from_response(response, body)
+                raise self.redact(_error_from_response(response, body))
             return response
 
     def request(
@@ -469,7 +471,7 @@ class AsyncHTTP(_HTTPBase):
             if error is not None:
                 raise error
             if not response.is_success:
-                raise _error_from_response(response, body)
+                raise self.redact(_error_from_response(response, body))
             return response
 
     async def request(
