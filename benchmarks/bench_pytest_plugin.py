@@ -6,7 +6,7 @@
 
 1. ``pytest`` on a one-test file, with the plugin and with ``-p no:ollamakit``, rounds
    interleaved, fresh processes: the plugin's share of start-up (the median of per-round
-   differences).
+   differences, noisy on a busy machine), and the import of the plugin module alone.
 2. ``ollama_server`` set-up, as pytest runs it: once with an empty models cache (the demo
    model is installed into it) and then each round with the cache filled: the time until the
    server answers with the model installed, and the first request after that (a one-token
@@ -68,6 +68,19 @@ def pytest_seconds(folder: Path, *options: str) -> float:
     return time.perf_counter() - started
 
 
+def plugin_import_ms() -> float:
+    """The plugin module's own import, pytest already loaded (``-X importtime``'s cumulative
+    figure for it, in a fresh interpreter)."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import pytest; import pytest_ollamakit"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    line = next(row for row in run.stderr.splitlines() if row.endswith("| pytest_ollamakit"))
+    return int(line.split("|")[1]) / 1000
+
+
 def server_round(folder: Path, cache: Path) -> dict[str, float | str]:
     result = folder / "result.json"
     environment = {
@@ -108,6 +121,7 @@ def main() -> None:
             with_plugin.append(times["with"])
             without.append(times["without"])
             differences.append(times["with"] - times["without"])
+        imports = [plugin_import_ms() for _ in range(args.rounds)]
         cache = folder / "cache"
         cold = server_round(folder, cache)
         warm = [server_round(folder, cache) for _ in range(args.rounds)]
@@ -120,6 +134,7 @@ def main() -> None:
         ("pytest start-up, plugin loaded (s)", with_plugin),
         ("pytest start-up, -p no:ollamakit (s)", without),
         ("difference per round (ms)", [value * 1000 for value in differences]),
+        ("import of the plugin module, after pytest (ms)", imports),
         ("ollama_server ready, model cached (s)", ready),
         ("first request after that, 1 token (s)", first),
         ("server memory after it, RSS (MiB)", [float(facts["rss_mib"]) for facts in warm]),

@@ -1,4 +1,5 @@
-"""The pytest plugin (extra ``[pytest]``): Ollama in tests, with nothing to run or mock by hand.
+"""ollamakit's pytest plugin (extra ``[pytest]``): Ollama in tests, with nothing to run or mock
+by hand.
 
 Fixtures:
 
@@ -23,10 +24,11 @@ functions (``ollamakit.chat``) follow. Options, each with an environment variabl
 With pytest-xdist each worker starts its own embedded server, with the llama.cpp threads
 divided between the workers; see the README for why.
 
-Loading the plugin imports only pytest and the standard library (besides the ``ollamakit``
-package itself): the fake, the server and their dependencies are imported by the fixture
-that uses them, so a run that uses neither fixture is unaffected. ``-p no:ollamakit``
-turns the plugin off.
+This module stands outside the ``ollamakit`` package on purpose: loading it imports pytest
+and the standard library only, not even ``ollamakit``; the fake, the client and the server are
+imported by the fixture that uses them, so a run that uses neither fixture is unaffected.
+``-p no:ollamakit`` turns the plugin off; with plugin autoloading disabled
+(``PYTEST_DISABLE_PLUGIN_AUTOLOAD``), ``-p pytest_ollamakit`` turns it on.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .testing import FakeOllama
-    from .testing.live import LiveOllama
+    from ollamakit.testing import FakeOllama
+    from ollamakit.testing.live import LiveOllama
 
 __all__ = ["ollama_fake", "ollama_server"]
 
@@ -113,7 +115,7 @@ def _server_env() -> dict[str, str] | None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "") or 0)
     if workers <= 1 or os.environ.get("OLLAMAKIT_NUM_THREADS"):
         return None
-    from .server.engine import default_threads
+    from ollamakit.server.engine import default_threads
 
     return {**os.environ, "OLLAMAKIT_NUM_THREADS": str(max(1, default_threads() // workers))}
 
@@ -121,7 +123,7 @@ def _server_env() -> dict[str, str] | None:
 @pytest.fixture
 def ollama_fake() -> Iterator[FakeOllama]:
     """A scriptable fake Ollama on a real socket for this test; ``OLLAMA_HOST`` points at it."""
-    from .testing import FakeOllama
+    from ollamakit.testing import FakeOllama
 
     with FakeOllama() as fake, _ollama_host(fake.url):
         yield fake
@@ -132,7 +134,7 @@ def ollama_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveOllama]:
     """A real Ollama-compatible server for the session; ``OLLAMA_HOST`` points at it."""
-    from .testing.live import DEMO_MODEL, LiveOllama, LiveOllamaError
+    from ollamakit.testing.live import DEMO_MODEL, LiveOllama, LiveOllamaError
 
     config = request.config
     host = _setting(config, "--ollama-host")
