@@ -36,8 +36,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import pytest
 
@@ -57,9 +59,26 @@ _SETTINGS = (
      "server (default ~/.cache/ollamakit/models)"),
 )  # fmt: skip
 _METAVARS = {"--ollama-host": "URL", "--ollama-model": "NAME", "--ollama-cache": "DIR"}
-_SERVER = pytest.StashKey["LiveOllama"]()
-_SUMMARY = pytest.StashKey[str]()
-_LOG_OFFSET = pytest.StashKey[int]()
+
+
+@dataclass
+class _RunState:
+    """What one pytest run knows about the server. Kept in a table keyed by the run's config
+    rather than in ``config.stash``, which pytest 6 lacks: the plugin loads in every run of
+    any pytest that ollamakit is installed next to, so it must not break an older one."""
+
+    server: LiveOllama | None = None
+    summary: str | None = None
+    log_offsets: dict[str, int] = field(default_factory=dict)
+
+
+_RUNS: WeakKeyDictionary[pytest.Config, _RunState] = WeakKeyDictionary()
+
+
+def _run(config: pytest.Config) -> _RunState:
+    return _RUNS.setdefault(config, _RunState())
+
+
 _SECTION_LIMIT = 20_000
 
 
@@ -149,24 +168,25 @@ def ollama_server(
     except LiveOllamaError as error:
         pytest.fail(f"ollama_server: {error}", pytrace=False)
     kind = "Ollama" if server.external else f"embedded server (log: {server.log_path})"
-    config.stash[_SUMMARY] = (
+    run = _run(config)
+    run.summary = (
         f"ollama_server: {kind} at {server.url}, ready in {server.startup_seconds:.1f} s; "
         f"model {server.model} {server.model_source}"
     )
-    config.stash[_SERVER] = server
+    run.server = server
     try:
         with _ollama_host(server.host):
             yield server
     finally:
-        del config.stash[_SERVER]
+        run.server = None
         server.stop()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    server = item.config.stash.get(_SERVER, None)
-    if server is not None:
-        item.stash[_LOG_OFFSET] = server.log_size()
+    run = _run(item.config)
+    if run.server is not None:
+        run.log_offsets[item.nodeid] = run.server.log_size()
 
 
 # An old-style wrapper: it works with every pytest and pluggy, so that the plugin cannot
@@ -179,11 +199,14 @@ def pytest_runtest_makereport(
     log during the test, or the requests the fake received."""
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    run = _run(item.config)
+    offset = run.log_offsets.get(item.nodeid, 0)
+    if report.when == "teardown":
+        run.log_offsets.pop(item.nodeid, None)
     if not report.failed:
         return
-    server = item.config.stash.get(_SERVER, None)
-    if server is not None and "ollama_server" in getattr(item, "fixturenames", ()):
-        log = server.log_text(item.stash.get(_LOG_OFFSET, 0))
+    if run.server is not None and "ollama_server" in getattr(item, "fixturenames", ()):
+        log = run.server.log_text(offset)
         if log:
             report.sections.append((f"ollama_server log ({report.when})", _clip(log)))
     fake = (getattr(item, "funcargs", None) or {}).get("ollama_fake")
@@ -206,6 +229,6 @@ def _describe(request: Any) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = config.stash.get(_SUMMARY, None)
+    summary = _run(config).summary
     if summary is not None:
         terminalreporter.write_line(summary)
