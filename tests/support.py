@@ -27,6 +27,11 @@ class Api:
             return list(stream)
         return [item async for item in stream]
 
+    async def collect_one(self, stream: Any) -> Any:
+        if self.mode == "sync":
+            return next(stream)
+        return await stream.__anext__()
+
     async def final(self, stream: Any) -> Any:
         result = stream.final()
         if self.mode == "async":

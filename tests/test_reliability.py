@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import gzip
 import json
 import logging
 import os
@@ -20,7 +21,9 @@ import random
 import socket
 import time
 import traceback
+import tracemalloc
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -34,7 +37,8 @@ import pydantic
 import pytest
 
 import ollamakit
-import ollamakit._http as http_layer
+import ollamakit._http as http_module
+import ollamakit._http._attempts as attempts_module
 from ollamakit import (
     AsyncClient,
     AuthenticationError,
@@ -52,6 +56,7 @@ from ollamakit import (
     StreamError,
     TimeoutError,
 )
+from ollamakit._errors import parse_retry_after
 from ollamakit._stream import RecordDecoder
 from ollamakit.testing import FakeOllama, RecordedRequest, Reply, chat_stream
 from support import Api
@@ -269,7 +274,7 @@ async def test_connection_refused_with_retries(mode: str, monkeypatch: pytest.Mo
         attempts.append((attempt, retry_after))
         return 0.01
 
-    monkeypatch.setattr(http_layer, "_retry_delay", fast_delay)
+    monkeypatch.setattr(attempts_module, "retry_delay", fast_delay)
     api = Api(mode, dead_url(), retries=3)
     for stream in (False, True):
         attempts.clear()
@@ -362,6 +367,72 @@ async def test_stall_releases_the_connection_and_is_not_retried(
         await api("generate", "m", "x")  # the request reached the server: never repeated
     assert [r.path for r in server.requests] == ["/api/chat", "/api/generate"]
     await eventually(lambda: server.open_connections == 0, 2.0)
+    await api.aclose()
+
+
+def _drip(body: bytes, every: float) -> Reply:
+    """A JSON answer whose body comes one byte every ``every`` seconds."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    steps: list[Any] = [head % len(body)]
+    for byte in body:
+        steps += [every, bytes([byte])]
+    return Reply(steps)
+
+
+@pytest.mark.timeout(20)
+async def test_a_numeric_timeout_bounds_the_whole_call(mode: str, server: FakeOllama) -> None:
+    server.expect("GET", "/api/tags", _drip(b'{"models": []}', 0.1))  # 1.4 s in all
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
+    server.expect("GET", "/api/ps", Reply([head, 10.0, b'{"models": []}']))
+    api = Api(mode, server.url, timeout=1.0)
+    # A byte every 0.1 s never trips the read timeout, but the call as a whole ends.
+    with within(1.6), pytest.raises(TimeoutError, match="within its timeout of 1 s") as info:
+        await api("list")
+    assert_clean_error(info.value)
+    # Headers at once, then a stall: the read timeout is what is left of the call's.
+    started = time.monotonic()
+    with within(1.6), pytest.raises(TimeoutError):
+        await api("ps", timeout=0.5)
+    assert time.monotonic() - started >= 0.45
+    await eventually(lambda: server.open_connections == 0, 2.0)
+    await api.aclose()
+    # An httpx.Timeout keeps per-phase limits: the dripping answer arrives.
+    api = Api(mode, server.url, timeout=httpx.Timeout(1.0))
+    assert (await api("list")).models == []
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_retry_waits_count_against_the_timeout(mode: str, server: FakeOllama) -> None:
+    server.expect(
+        "POST",
+        "/api/generate",
+        Reply.error("busy", 503, {"Retry-After": "999999"}),
+        Reply.error("busy", 503, {"Retry-After": "2"}),
+        Reply.error("busy", 503, {"Retry-After": "0.3"}),
+        Reply.json({"model": "m", "response": "ok", "done": True}),
+    )
+    api = Api(mode, server.url, retries=2, timeout=5)
+    # Longer than any wait we would make: raised at once, for the caller to decide.
+    with within(1.0), pytest.raises(ServerBusyError) as info:
+        await api("generate", "m", "x")
+    assert info.value.retry_after == 999999
+    # Would end past the call's deadline (1 s): raised at once.
+    with within(0.8), pytest.raises(ServerBusyError) as info:
+        await api("generate", "m", "x", timeout=1)
+    assert info.value.retry_after == 2
+    # Fits: waited for, then retried.
+    with within(2.0):
+        assert (await api("generate", "m", "x", timeout=3)).response == "ok"
+    assert len(server.requests) == 4
+    await api.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_connect_retries_stop_at_the_deadline(mode: str) -> None:
+    api = Api(mode, dead_url(), retries=50, timeout=1.5)
+    with within(2.5), pytest.raises(ConnectionError):
+        await api("list")  # backoff 0.25-0.5, 0.5-1 s: the next wait would end too late
     await api.aclose()
 
 
@@ -461,24 +532,120 @@ async def test_a_known_field_of_the_wrong_shape_is_a_protocol_error(
     await api.aclose()
 
 
+# -- compressed answers ----------------------------------------------------------------------------
+
+
+def _compressed_stream(records: list[bytes], encoding: str, pause: float = 0.0) -> Reply:
+    """NDJSON as a compressing proxy sends it: one compressed, flushed HTTP chunk per record."""
+    if encoding == "gzip":
+        compressor = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    else:
+        compressor = zlib.compressobj()
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+        + f"Content-Encoding: {encoding}\r\n".encode()
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    steps: list[Any] = [head]
+    for index, record in enumerate(records):
+        data = compressor.compress(record) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if index == 1 and pause:
+            steps.append(pause)
+        steps.append(b"%x\r\n%s\r\n" % (len(data), data))
+    tail = compressor.flush()
+    steps.append(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail))
+    return Reply(steps)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_stream_is_decoded_as_it_arrives(
+    mode: str, server: FakeOllama, encoding: str
+) -> None:
+    records = [(json.dumps(r) + "\n").encode() for r in chat_stream(["Hel", "lo", "!"])]
+    server.expect("POST", "/api/chat", _compressed_stream(records, encoding, pause=0.6))
+    server.expect("GET", "/api/tags", Reply.body(gzip.compress(b'{"models": []}'), 200,
+                                                 headers={"Content-Encoding": "gzip"}))  # fmt: skip
+    api = Api(mode, server.url, timeout=5)
+    stream = await api("chat", "m", [], stream=True)
+    started = time.monotonic()
+    first = await api.collect_one(stream)
+    assert time.monotonic() - started < 0.5  # the first record, before the pause
+    assert first.message.content == "Hel"
+    rest = await drain(api, stream)
+    assert "".join(c.message.content for c in rest) == "lo!"
+    assert (await api("list")).models == []
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
+    await api.aclose()
+
+
+def _gzip_bomb(mebibytes: int) -> bytes:
+    """``mebibytes`` MiB of zeros, gzipped to about a thousandth of that."""
+    compressor = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    block = bytes(2**20)
+    return b"".join(compressor.compress(block) for _ in range(mebibytes)) + compressor.flush()
+
+
+@pytest.mark.timeout(30)
+async def test_a_decompression_bomb_is_not_read_into_memory(
+    mode: str, server: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limit is lowered so that the test itself stays small: 64 MiB in 64 KB, limit 4 MiB.
+    bomb = _gzip_bomb(64)
+    monkeypatch.setattr(http_module, "MAX_DECODED_BODY", 4 * 2**20)
+    server.expect("GET", "/api/tags", Reply.body(bomb, 200, "application/json",
+                                                 headers={"Content-Encoding": "gzip"}))  # fmt: skip
+    api = Api(mode, server.url, timeout=10)
+    tracemalloc.start()
+    try:
+        with within(5.0), pytest.raises(ProtocolError, match="more than 4 MiB") as info:
+            await api("list")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_clean_error(info.value)
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    await api.aclose()
+
+
+def test_the_limit_of_decompressed_answers_is_documented() -> None:
+    assert http_module.MAX_DECODED_BODY == 256 * 2**20
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "256 MiB" in readme
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "match"),
+    [("br", b"x", "encoding we did not ask for: 'br'"), ("gzip", b"not gzip", "corrupt")],
+)
+async def test_an_unknown_or_corrupt_encoding_is_a_protocol_error(
+    mode: str, server: FakeOllama, encoding: str, body: bytes, match: str
+) -> None:
+    server.expect("GET", "/api/tags", Reply.body(body, 200, headers={"Content-Encoding": encoding}))
+    api = Api(mode, server.url, timeout=5)
+    with pytest.raises(ProtocolError, match=match) as info:
+        await api("list")
+    assert_clean_error(info.value)
+    await api.aclose()
+
+
 # -- retries -------------------------------------------------------------------------------------
 
 
 def test_backoff_is_exponential_with_jitter_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     for attempt in range(8):
-        ideal = min(http_layer._MAX_BACKOFF, 0.5 * 2**attempt)
-        delays = [http_layer._retry_delay(attempt, None) for _ in range(200)]
+        ideal = min(attempts_module.MAX_BACKOFF, 0.5 * 2**attempt)
+        delays = [attempts_module.retry_delay(attempt, None) for _ in range(200)]
         assert all(ideal / 2 <= delay <= ideal for delay in delays)
         assert len(set(delays)) > 100  # jittered, so clients do not retry in lockstep
     monkeypatch.setattr(random, "random", lambda: 1.0)
-    assert [http_layer._retry_delay(n, None) for n in range(6)] == [0.5, 1, 2, 4, 8, 8]
-    assert http_layer._retry_delay(0, 2.5) == 2.5  # the server's Retry-After wins
-    assert http_layer._retry_delay(0, 3600) == http_layer._MAX_RETRY_AFTER
+    assert [attempts_module.retry_delay(n, None) for n in range(6)] == [0.5, 1, 2, 4, 8, 8]
+    assert attempts_module.retry_delay(0, 2.5) == 2.5  # the server's Retry-After wins
 
 
 def test_retry_after_seconds_and_http_date() -> None:
     def parse(value: str) -> float | None:
-        return http_layer._retry_after(httpx.Response(503, headers={"Retry-After": value}))
+        return parse_retry_after(value)
 
     assert parse("2") == 2.0
     assert parse("-5") == 0.0

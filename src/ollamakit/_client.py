@@ -685,9 +685,9 @@ class Client(_BaseClient):
             )  # fmt: skip
             stream.finish = call.finish
             return stream.final() if call.consume else stream
-        response = self._http.request(call.method, call.path, content=call.body, timeout=timeout)
+        content = self._http.request(call.method, call.path, content=call.body, timeout=timeout)
         try:
-            return self._decode(call, response.content)
+            return self._decode(call, content)
         except OllamaError as exc:
             raise self._http.redact(exc) from None
 
@@ -1158,6 +1158,7 @@ class Client(_BaseClient):
                     content=blob.chunks(progress),
                     timeout=timeout,
                     headers={"Content-Length": str(blob.size)},
+                    whole=False,  # as long as the file takes: the timeout is per read/write
                 )
         finally:
             if spool is not None:
@@ -1280,11 +1281,11 @@ class AsyncClient(_BaseClient):
             )  # fmt: skip
             astream.finish = call.finish
             return await astream.final() if call.consume else astream
-        response = await self._http.request(
+        content = await self._http.request(
             call.method, call.path, content=call.body, timeout=timeout
         )
         try:
-            return self._decode(call, response.content)
+            return self._decode(call, content)
         except OllamaError as exc:
             raise self._http.redact(exc) from None
 
@@ -1754,6 +1755,7 @@ class AsyncClient(_BaseClient):
                     content=_aiter_in_thread(blob.chunks(progress)),
                     timeout=timeout,
                     headers={"Content-Length": str(blob.size)},
+                    whole=False,  # as long as the file takes: the timeout is per read/write
                 )
         finally:
             if spool is not None:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import platform
-import random
 import re
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -33,7 +32,6 @@ from .._errors import (
     ResponseError,
     TimeoutError,
     TransportError,
-    parse_retry_after,
     redact,
     redact_text,
     response_error,
@@ -41,6 +39,8 @@ from .._errors import (
 from .._host import HostConfig, api_key_from_env, parse_host, use_auth_from_env
 from .._types import NOT_GIVEN
 from .._version import __version__
+from ._attempts import Attempts, replayable
+from ._decoding import ACCEPT_ENCODING, MAX_DECODED_BODY, BodyDecoder, is_encoded
 
 if TYPE_CHECKING:
     from .._signing import OllamaKey
@@ -63,9 +63,7 @@ _TRANSPORT_OPTIONS = frozenset(
 )
 # Options whose work happens in httpx's send chain (auth, cookies, hooks).
 _SEND_CHAIN_OPTIONS = frozenset({"auth", "cookies", "event_hooks"})
-_RETRY_STATUSES = frozenset({429, 503})
-_MAX_BACKOFF = 8.0
-_MAX_RETRY_AFTER = 60.0
+_DEADLINE_GRACE = 0.05
 _LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 _MIN_SECRET_LENGTH = 4  # shorter strings are not redacted: they would mangle every message
@@ -78,6 +76,13 @@ def user_agent() -> str:
         f"ollamakit/{__version__} ({platform.machine()} {platform.system().lower()}) "
         f"Python/{platform.python_version()}"
     )
+
+
+def _total(value: Any) -> float | None:
+    """A number of seconds bounds a whole non-streaming call; an ``httpx.Timeout`` does not."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _as_timeout(value: Any) -> httpx.Timeout:
@@ -139,22 +144,6 @@ def _error_from_response(response: httpx.Response, body: bytes) -> ResponseError
     return response_error(text, response.status_code, dict(response.headers))
 
 
-def _retry_delay(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return min(retry_after, _MAX_RETRY_AFTER)
-    backoff = min(_MAX_BACKOFF, 0.5 * 2**attempt)
-    return float(backoff * (0.5 + random.random() / 2))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))
-
-
-def _replayable(request: httpx.Request) -> bool:
-    # A body read from a file or an iterator is consumed by the first attempt.
-    return isinstance(request.stream, httpx.ByteStream)
-
-
 def _check_header(name: Any, value: Any, source: str) -> None:
     """Reject a header that cannot be sent, without quoting its value (it may be a secret)."""
     if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
@@ -165,11 +154,6 @@ def _check_header(name: Any, value: Any, source: str) -> None:
             f"{source} contains a line break, a control character or non-ASCII text, which an "
             "HTTP header cannot carry (the value is not shown: it may be a secret)"
         )
-
-
-def _is_retryable_transport_error(exc: BaseException) -> bool:
-    # Only failures where the request never reached the server are safe to repeat.
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 class _HTTPBase:
@@ -188,6 +172,8 @@ class _HTTPBase:
         self.host: HostConfig = parse_host(host)
         self.base_url = self.host.base_url
         self.timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else _as_timeout(timeout)
+        self.total = None if timeout is NOT_GIVEN else _total(timeout)
+        """A numeric client timeout: the limit of each whole non-streaming call."""
         if retries < 0:
             raise RequestError("retries must be >= 0")
         self.retries = retries
@@ -214,13 +200,15 @@ class _HTTPBase:
         return (
             self._direct
             and (request.url.host, request.url.port) == self._direct_origin
-            and _replayable(request)
+            and replayable(request)
         )
 
     def _headers(self, user_headers: Mapping[str, str] | None) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
+            # Only what _decoding undoes, whatever optional decoders httpx found installed.
+            "Accept-Encoding": ACCEPT_ENCODING,
             "User-Agent": user_agent(),
         }
         for name, value in (user_headers or {}).items():
@@ -264,8 +252,24 @@ class _HTTPBase:
             sorted((s for s in found if len(s) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
         )
 
-    def _error(self, exc: BaseException, *, streaming: bool) -> OllamaError:
-        return map_transport_error(exc, self.base_url, streaming=streaming, secrets=self._secrets)
+    def _error(
+        self, exc: BaseException, attempts: Attempts | None, *, streaming: bool
+    ) -> OllamaError:
+        error = map_transport_error(exc, self.base_url, streaming=streaming, secrets=self._secrets)
+        if isinstance(error, TimeoutError) and attempts is not None and attempts.expired():
+            return TimeoutError(f"{error}; {self._deadline_error(attempts)}")
+        return error
+
+    def _deadline_error(self, attempts: Attempts) -> TimeoutError:
+        return TimeoutError(
+            f"the call to {self.base_url} did not finish within its timeout of {attempts.total:g} s"
+        )
+
+    def attempts(self, request: httpx.Request, timeout: Any) -> Attempts:
+        """The tries of ``request``. ``timeout`` is the call's argument (``NOT_GIVEN``: the
+        client's) when a number may bound the whole call, None when it may not."""
+        total = self.total if timeout is NOT_GIVEN else _total(timeout)
+        return Attempts(request, self.retries, total)
 
     def redact(self, error: ErrorT) -> ErrorT:
         """``error`` with the credentials this client sends blanked out (see ``_errors.redact``)."""
@@ -349,45 +353,70 @@ class SyncHTTP(_HTTPBase):
             request = self.client._build_redirect_request(request, response)
         return self.client.send(request, stream=True)
 
-    def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+    def _send(self, request: httpx.Request, attempts: Attempts, *, stream: bool) -> httpx.Response:
         # Errors are raised outside the ``except`` blocks on purpose: chained as __context__,
         # the library's exception would travel with ours, and aiohttp's carries the request
         # headers, API key included, in its repr.
-        attempt = 0
         while True:
-            error: OllamaError | None = None
+            attempts.bound(request)
+            failure: httpx.HTTPError | httpx.StreamError | None = None
             try:
                 response = self._send_once(request)
             except (httpx.HTTPError, httpx.StreamError) as exc:
-                if attempt < self.retries and _is_retryable_transport_error(exc):
-                    time.sleep(_retry_delay(attempt, None))
-                    attempt += 1
-                    continue
-                error = self._error(exc, streaming=False)
-            if error is not None:
-                raise error
-            if (
-                response.status_code in _RETRY_STATUSES
-                and attempt < self.retries
-                and _replayable(request)
-            ):
+                failure = exc
+            if failure is None:
+                wait = attempts.wait_after_answer(response)
+                if wait is None:
+                    return response
                 response.close()
-                time.sleep(_retry_delay(attempt, _retry_after(response)))
-                attempt += 1
-                continue
-            if response.is_success and stream:
-                return response
-            try:
-                body = response.read()
-            except httpx.HTTPError as exc:
-                error = self._error(exc, streaming=False)
-            finally:
-                response.close()
-            if error is not None:
-                raise error
-            if not response.is_success:
-                raise self.redact(_error_from_response(response, body))
-            return response
+            else:
+                wait = attempts.wait_after_error(failure)
+                if wait is None:
+                    raise self._error(failure, attempts, streaming=False)
+            time.sleep(wait)
+
+    def _read(self, response: httpx.Response, attempts: Attempts) -> bytes:
+        """The whole body, decoded, within the call's deadline; the response is closed."""
+        error: OllamaError | None = None
+        pieces: list[bytes] = []
+        body = self._body(response, attempts, MAX_DECODED_BODY)
+        try:
+            for piece in body:
+                pieces.append(piece)
+        except OllamaError as exc:
+            error = exc
+        finally:
+            body.close()
+            response.close()
+        if error is not None:
+            raise error
+        return b"".join(pieces)
+
+    def _body(
+        self, response: httpx.Response, attempts: Attempts | None, limit: int | None
+    ) -> Generator[bytes, None, None]:
+        encoding = response.headers.get("content-encoding")
+        decoder = BodyDecoder(encoding, limit) if is_encoded(encoding) else None
+        error: OllamaError | None = None
+        try:
+            if decoder is None and attempts is None:
+                yield from response.iter_raw()  # a plain stream: the fast path
+                return
+            for chunk in response.iter_raw():
+                if decoder is None:
+                    yield chunk
+                else:
+                    yield from decoder.feed(chunk)
+                if attempts is not None and attempts.expired():
+                    error = self._deadline_error(attempts)
+                    break
+            else:
+                if decoder is not None:
+                    yield from decoder.end()
+        except httpx.HTTPError as exc:
+            error = self._error(exc, attempts, streaming=attempts is None)
+        if error is not None:
+            raise error
 
     def request(
         self,
@@ -397,28 +426,37 @@ class SyncHTTP(_HTTPBase):
         content: Any = None,
         timeout: Any = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send and read the whole response; an error status raises :class:`ResponseError`."""
+        whole: bool = True,
+    ) -> bytes:
+        """Send and read the whole (decoded) body; an error status raises
+        :class:`ResponseError`. ``whole=False`` applies a numeric timeout per phase only (an
+        upload whose length depends on a file) instead of to the whole call."""
         request = self.build_request(
             self.client, method, url, content=content, timeout=timeout, headers=headers
         )
-        return self._send(request, stream=False)
+        attempts = self.attempts(request, timeout if whole else None)
+        response = self._send(request, attempts, stream=False)
+        body = self._read(response, attempts)
+        if not response.is_success:
+            raise self.redact(_error_from_response(response, body))
+        return body
 
     def open_stream(
         self, method: str, url: str, *, content: Any = None, timeout: Any = NOT_GIVEN
     ) -> httpx.Response:
-        """Send and return once the headers are in; the caller reads and closes the body."""
+        """Send and return once the headers are in; the caller reads the body with
+        :meth:`iter_body` and closes it."""
         request = self.build_request(self.client, method, url, content=content, timeout=timeout)
-        return self._send(request, stream=True)
+        attempts = self.attempts(request, None)
+        response = self._send(request, attempts, stream=True)
+        if response.is_success:
+            return response
+        body = self._read(response, attempts)
+        raise self.redact(_error_from_response(response, body))
 
     def iter_body(self, response: httpx.Response) -> Iterator[bytes]:
-        """The raw body chunks, with transport failures mapped to ollamakit errors."""
-        try:
-            yield from response.iter_raw()
-            return
-        except httpx.HTTPError as exc:
-            error = self._error(exc, streaming=True)
-        raise error
+        """The body's chunks as they arrive, decoded, with failures mapped to ours."""
+        return self._body(response, None, None)
 
     def close(self) -> None:
         self.client.close()
@@ -436,43 +474,74 @@ class AsyncHTTP(_HTTPBase):
             transport = AiohttpTransport()
         self.client = httpx.AsyncClient(**self._client_kwargs(transport))
 
-    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+    async def _send(
+        self, request: httpx.Request, attempts: Attempts, *, stream: bool
+    ) -> httpx.Response:
         # Raised outside the ``except`` blocks: see SyncHTTP._send.
-        attempt = 0
         while True:
-            error: OllamaError | None = None
+            attempts.bound(request)
+            failure: httpx.HTTPError | httpx.StreamError | None = None
             try:
                 response = await self.client.send(request, stream=True)
             except (httpx.HTTPError, httpx.StreamError) as exc:
-                if attempt < self.retries and _is_retryable_transport_error(exc):
-                    await asyncio.sleep(_retry_delay(attempt, None))
-                    attempt += 1
-                    continue
-                error = self._error(exc, streaming=False)
-            if error is not None:
-                raise error
-            if (
-                response.status_code in _RETRY_STATUSES
-                and attempt < self.retries
-                and _replayable(request)
-            ):
+                failure = exc
+            if failure is None:
+                wait = attempts.wait_after_answer(response)
+                if wait is None:
+                    return response
                 await response.aclose()
-                await asyncio.sleep(_retry_delay(attempt, _retry_after(response)))
-                attempt += 1
-                continue
-            if response.is_success and stream:
-                return response
-            try:
-                body = await response.aread()
-            except httpx.HTTPError as exc:
-                error = self._error(exc, streaming=False)
-            finally:
-                await response.aclose()
-            if error is not None:
-                raise error
-            if not response.is_success:
-                raise self.redact(_error_from_response(response, body))
-            return response
+            else:
+                wait = attempts.wait_after_error(failure)
+                if wait is None:
+                    raise self._error(failure, attempts, streaming=False)
+            await asyncio.sleep(wait)
+
+    async def _read(self, response: httpx.Response, attempts: Attempts) -> bytes:
+        error: OllamaError | None = None
+        pieces: list[bytes] = []
+        body = self._body(response, attempts, MAX_DECODED_BODY)
+        try:
+            async for piece in body:
+                pieces.append(piece)
+        except OllamaError as exc:
+            error = exc
+        finally:
+            await body.aclose()
+            await response.aclose()
+        if error is not None:
+            raise error
+        return b"".join(pieces)
+
+    async def _body(
+        self, response: httpx.Response, attempts: Attempts | None, limit: int | None
+    ) -> AsyncGenerator[bytes, None]:
+        encoding = response.headers.get("content-encoding")
+        decoder = BodyDecoder(encoding, limit) if is_encoded(encoding) else None
+        error: OllamaError | None = None
+        try:
+            async for chunk in response.aiter_raw():
+                if decoder is None:
+                    yield chunk
+                else:
+                    for piece in decoder.feed(chunk):
+                        yield piece
+                if attempts is not None and attempts.expired():
+                    error = self._deadline_error(attempts)
+                    break
+            else:
+                if decoder is not None:
+                    for piece in decoder.end():
+                        yield piece
+        except httpx.HTTPError as exc:
+            error = self._error(exc, attempts, streaming=attempts is None)
+        if error is not None:
+            raise error
+
+    async def _request(
+        self, request: httpx.Request, attempts: Attempts
+    ) -> tuple[httpx.Response, bytes]:
+        response = await self._send(request, attempts, stream=False)
+        return response, await self._read(response, attempts)
 
     async def request(
         self,
@@ -482,26 +551,46 @@ class AsyncHTTP(_HTTPBase):
         content: Any = None,
         timeout: Any = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+        whole: bool = True,
+    ) -> bytes:
         request = self.build_request(
             self.client, method, url, content=content, timeout=timeout, headers=headers
         )
-        return await self._send(request, stream=False)
+        attempts = self.attempts(request, timeout if whole else None)
+        remaining = attempts.remaining()
+        error: OllamaError | None = None
+        if remaining is None:
+            response, body = await self._request(request, attempts)
+        else:
+            # The deadline also covers a server that stalls between two reads. A little later
+            # than the deadline, so that a phase's own timeout reports what was slow.
+            try:
+                response, body = await asyncio.wait_for(
+                    self._request(request, attempts), max(remaining, 0.0) + _DEADLINE_GRACE
+                )
+            except asyncio.TimeoutError as exc:
+                if isinstance(exc, OllamaError):  # ours is a TimeoutError too (3.11+)
+                    raise
+                error = self._deadline_error(attempts)
+        if error is not None:
+            raise error
+        if not response.is_success:
+            raise self.redact(_error_from_response(response, body))
+        return body
 
     async def open_stream(
         self, method: str, url: str, *, content: Any = None, timeout: Any = NOT_GIVEN
     ) -> httpx.Response:
         request = self.build_request(self.client, method, url, content=content, timeout=timeout)
-        return await self._send(request, stream=True)
+        attempts = self.attempts(request, None)
+        response = await self._send(request, attempts, stream=True)
+        if response.is_success:
+            return response
+        body = await self._read(response, attempts)
+        raise self.redact(_error_from_response(response, body))
 
-    async def iter_body(self, response: httpx.Response) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in response.aiter_raw():
-                yield chunk
-            return
-        except httpx.HTTPError as exc:
-            error = self._error(exc, streaming=True)
-        raise error
+    def iter_body(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        return self._body(response, None, None)
 
     async def close(self) -> None:
         await self.client.aclose()
