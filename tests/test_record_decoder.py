@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from ollamakit import (
     ProtocolError,
     StreamError,
 )
-from ollamakit._stream import RecordDecoder
+from ollamakit._stream import RecordDecoder, _Text
 from ollamakit.testing import chat_stream, generate_stream
 
 TOKENS = ["Hel", "lo", " wörld", " \u2028 sep", " \u0085 nel", " 🎉", "\n", "\r\n", ""]
@@ -152,3 +153,13 @@ def test_records_before_an_error_in_the_same_read_are_delivered_first() -> None:
     assert [item.status for item in items] == ["pulling manifest"]
     with pytest.raises(StreamError, match="file does not exist"):
         decoder.finish()
+
+
+def test_merged_text_is_the_pieces_joined_however_many() -> None:
+    rng = random.Random(7)
+    for count in (0, 1, 255, 256, 257, 70_000):
+        pieces = ["".join(rng.choices("aé€\U0001f600", k=rng.randint(1, 4))) for _ in range(count)]
+        text = _Text()
+        for piece in pieces:
+            text.add(piece)
+        assert text.value() == ("".join(pieces) if pieces else None)

@@ -532,6 +532,40 @@ async def test_a_known_field_of_the_wrong_shape_is_a_protocol_error(
     await api.aclose()
 
 
+RECORDS = 23_000  # measured from record 1,000 to 24,000: the same point of a 1,000-record chunk
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("content", ["a", ""], ids=["one-character-tokens", "empty-records"])
+async def test_an_endless_stream_keeps_only_the_merged_text(
+    mode: str, server: FakeOllama, content: str
+) -> None:
+    # A stream that never says done: what it keeps must not grow with the number of records
+    # beyond the text final() would return (here, one byte per record at most).
+    record = json.dumps({**chat_stream([])[0], "message": {"role": "assistant",
+                                                            "content": content}})  # fmt: skip
+    batch = ((record + "\n") * 1000).encode()
+    chunk = b"%x\r\n%s\r\n" % (len(batch), batch)
+    server.expect("POST", "/api/chat", Reply.raw(NDJSON_HEAD + chunk * 25))
+    api = Api(mode, server.url, timeout=30)
+    tracemalloc.start()
+    try:
+        stream = await api("chat", "m", [], stream=True)
+        for _ in range(1000):
+            await api.collect_one(stream)
+        before = tracemalloc.get_traced_memory()[0]  # at the same point of a batch as below
+        for _ in range(RECORDS):
+            await api.collect_one(stream)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # The text itself, plus a little for buffers (a list of the pieces would be 1.3 MB).
+    assert grown < RECORDS * len(content) + 64 * 1024, f"{grown / RECORDS:.1f} bytes per record"
+    with pytest.raises(IncompleteStreamError):
+        await drain(api, stream)
+    await api.aclose()
+
+
 # -- compressed answers ----------------------------------------------------------------------------
 
 

@@ -62,11 +62,49 @@ class _Merger(Generic[T]):
         return self.last
 
 
+class _Text:
+    """Text pieces joined as they come.
+
+    A list of the pieces would keep one string object per record (about 58 bytes for a
+    one-character token), so an endless stream would grow without bound even if ``final()``
+    is never called. Here every 256 pieces become one string, and those strings are merged
+    into a few, each at least twice as long as the next: memory is the characters themselves,
+    and each character is copied a logarithmic number of times.
+    """
+
+    __slots__ = ("_blocks", "_pieces")
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._blocks: list[str] = []
+
+    def add(self, piece: str) -> None:
+        pieces = self._pieces
+        pieces.append(piece)
+        if len(pieces) < _PIECES_PER_BLOCK:
+            return
+        block = "".join(pieces)
+        pieces.clear()
+        blocks = self._blocks
+        while blocks and len(blocks[-1]) < 2 * len(block):
+            block = blocks.pop() + block
+        blocks.append(block)
+
+    def value(self) -> str | None:
+        """The text so far, or None when no piece came."""
+        if not self._blocks and not self._pieces:
+            return None
+        return "".join(self._blocks) + "".join(self._pieces)
+
+
+_PIECES_PER_BLOCK = 256
+
+
 class _ChatMerger(_Merger[ChatResponse]):
     def __init__(self) -> None:
         super().__init__()
-        self.content: list[str] = []
-        self.thinking: list[str] = []
+        self.content = _Text()
+        self.thinking = _Text()
         self.tool_calls: list[Any] = []
         self.logprobs: list[Any] = []
 
@@ -74,9 +112,9 @@ class _ChatMerger(_Merger[ChatResponse]):
         self.last = item
         message = item.message
         if message.content:
-            self.content.append(message.content)
+            self.content.add(message.content)
         if message.thinking:
-            self.thinking.append(message.thinking)
+            self.thinking.add(message.thinking)
         if message.tool_calls:
             self.tool_calls.extend(message.tool_calls)
         if item.logprobs:
@@ -89,8 +127,8 @@ class _ChatMerger(_Merger[ChatResponse]):
             return None
         message = last.message.model_copy(
             update={
-                "content": "".join(self.content),
-                "thinking": "".join(self.thinking) or None,
+                "content": self.content.value() or "",
+                "thinking": self.thinking.value(),
                 "tool_calls": self.tool_calls or None,
             }
         )
@@ -100,17 +138,17 @@ class _ChatMerger(_Merger[ChatResponse]):
 class _GenerateMerger(_Merger[GenerateResponse]):
     def __init__(self) -> None:
         super().__init__()
-        self.response: list[str] = []
-        self.thinking: list[str] = []
+        self.response = _Text()
+        self.thinking = _Text()
         self.tool_calls: list[Any] = []
         self.logprobs: list[Any] = []
 
     def add(self, item: GenerateResponse) -> bool:
         self.last = item
         if item.response:
-            self.response.append(item.response)
+            self.response.add(item.response)
         if item.thinking:
-            self.thinking.append(item.thinking)
+            self.thinking.add(item.thinking)
         if item.tool_calls:
             self.tool_calls.extend(item.tool_calls)
         if item.logprobs:
@@ -123,8 +161,8 @@ class _GenerateMerger(_Merger[GenerateResponse]):
             return None
         return last.model_copy(
             update={
-                "response": "".join(self.response),
-                "thinking": "".join(self.thinking) or None,
+                "response": self.response.value() or "",
+                "thinking": self.thinking.value(),
                 "tool_calls": self.tool_calls or None,
                 "logprobs": self.logprobs or None,
             }
