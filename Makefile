@@ -29,9 +29,10 @@ demo: $(UV)
 test: sync check pytest test-lowest
 
 check:
-	$(RUN)/ruff check src tests benchmarks examples
-	$(RUN)/ruff format --check src tests benchmarks examples
+	$(RUN)/ruff check src tests benchmarks examples ci
+	$(RUN)/ruff format --check src tests benchmarks examples ci
 	$(RUN)/mypy
+	$(RUN)/python ci/unasync.py --check
 
 pytest:
 	$(RUN)/python -m pytest

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import sys
+import typing
+from pathlib import Path
 from typing import Any
 
 import ollama
@@ -78,3 +81,34 @@ def test_import_does_not_create_a_client_or_load_httpx() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def _overload_shapes(function: Any) -> list[tuple[Any, ...]]:
+    shapes = []
+    for overload in typing.get_overloads(function):
+        signature = inspect.signature(overload)
+        returns = str(signature.return_annotation).replace("AsyncStream", "Stream")
+        shapes.append((str(signature.replace(return_annotation=inspect.Signature.empty)), returns))
+    return shapes
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="typing.get_overloads is new in 3.11")
+@pytest.mark.parametrize("name", [n for n in dir(ollamakit.Client) if not n.startswith("_")])
+def test_sync_and_async_overloads_match(name: str) -> None:
+    sync = getattr(ollamakit.Client, name)
+    if not callable(sync):
+        return
+    shapes = _overload_shapes(sync)
+    assert shapes == _overload_shapes(getattr(ollamakit.AsyncClient, name))
+    if name in ("generate", "chat", "pull", "push", "create"):
+        assert len(shapes) == 3  # stream=False, stream=True, stream: bool
+
+
+def test_the_sync_client_is_generated_from_the_async_one() -> None:
+    import subprocess
+
+    root = Path(__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, str(root / "ci" / "unasync.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

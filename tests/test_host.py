@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ollamakit._host import HostConfig, parse_host, use_auth_from_env
+from ollamakit._env import sign_requests
+from ollamakit._host import HostConfig, parse_host
 
 CASES = [
     (None, "http://127.0.0.1:11434", None),
@@ -79,4 +80,4 @@ def test_ollama_auth(monkeypatch: pytest.MonkeyPatch, value: str | None, expecte
         monkeypatch.delenv("OLLAMA_AUTH", raising=False)
     else:
         monkeypatch.setenv("OLLAMA_AUTH", value)
-    assert use_auth_from_env() is expected
+    assert sign_requests() is expected

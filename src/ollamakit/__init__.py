@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ._client import AsyncClient, Client
+from ._async_client import AsyncClient
 from ._errors import (
     AuthenticationError,
     BadRequestError,
@@ -38,6 +38,7 @@ from ._errors import (
     TransportError,
 )
 from ._stream import AsyncStream, Stream
+from ._sync_client import Client
 from ._types import (
     ChatResponse,
     EmbeddingsResponse,

@@ -1,4 +1,4 @@
-"""Where to find the server: ``OLLAMA_HOST`` parsing and the API key from the environment.
+"""Where to find the server: ``OLLAMA_HOST`` parsing (the value itself comes from ``_env``).
 
 Pure functions, no I/O: the table of accepted forms lives in ``tests/test_host.py``.
 """
@@ -6,7 +6,6 @@ Pure functions, no I/O: the table of accepted forms lives in ``tests/test_host.p
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -14,9 +13,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "HostConfig",
-    "api_key_from_env",
     "parse_host",
-    "use_auth_from_env",
 ]
 
 DEFAULT_PORT = 11434
@@ -123,20 +120,3 @@ def parse_host(value: str | None) -> HostConfig:
     if path:
         base = f"{base}/{path}"
     return HostConfig(base, auth)
-
-
-def use_auth_from_env() -> bool:
-    """``OLLAMA_AUTH``: sign every request with the Ollama key, as Ollama's Go client does.
-    Go's ``envconfig.Bool``: unset or empty is false, an unparsable value is true."""
-    value = _strip_quotes(os.environ.get("OLLAMA_AUTH", ""))
-    if not value:
-        return False
-    if value in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    return value not in ("0", "f", "F", "false", "FALSE", "False")
-
-
-def api_key_from_env() -> str | None:
-    """``OLLAMA_API_KEY``, the bearer key for ollama.com (trimmed; empty means unset)."""
-    key = _strip_quotes(os.environ.get("OLLAMA_API_KEY", ""))
-    return key or None

@@ -72,7 +72,8 @@ from ._types import NOT_GIVEN
 if TYPE_CHECKING:
     from pydantic.json_schema import GenerateJsonSchema
 
-    from ._client import AsyncClient, Client
+    from ._async_client import AsyncClient
+    from ._sync_client import Client
     from ._types import ChatResponse, Tool
 
 __all__ = [

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .. import _env
 from .._errors import (
     CONNECTION_HINT,
     ConnectionError,
@@ -36,7 +37,7 @@ from .._errors import (
     redact_text,
     response_error,
 )
-from .._host import HostConfig, api_key_from_env, parse_host, use_auth_from_env
+from .._host import HostConfig, parse_host
 from .._types import NOT_GIVEN
 from .._version import __version__
 from ._attempts import Attempts, replayable
@@ -218,7 +219,7 @@ class _HTTPBase:
         headers = {key: value for key, value in headers.items() if key.lower() not in user}
         headers.update({key: value for key, value in user.items() if value is not None})
         if "authorization" not in user and self.host.auth is None:
-            key = api_key_from_env()
+            key = _env.api_key()
             if key:
                 _check_header("Authorization", key, "OLLAMA_API_KEY")
                 headers["Authorization"] = f"Bearer {key}"
@@ -229,7 +230,7 @@ class _HTTPBase:
         ollama.com or ``OLLAMA_AUTH`` is set; an explicit credential wins."""
         if self.has_authorization() or self.host.auth is not None:
             return None
-        if httpx.URL(self.base_url).host != "ollama.com" and not use_auth_from_env():
+        if httpx.URL(self.base_url).host != "ollama.com" and not _env.sign_requests():
             return None
         from .._keyfile import load_signing_key
 

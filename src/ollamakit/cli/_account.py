@@ -9,17 +9,17 @@ browser when there is a graphical one (a text browser would take over the termin
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
+from .. import _env
 from .._errors import AuthenticationError, OllamaError
 from ..names import ModelName
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._sync_client import Client
 
 __all__ = ["needs_signin_for_push", "signin", "signout"]
 
@@ -78,4 +78,4 @@ def _connect(url: str | None, *, open_browser: bool) -> None:
 def _graphical() -> bool:
     if sys.platform in ("darwin", "win32"):
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return _env.graphical_session()

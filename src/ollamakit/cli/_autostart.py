@@ -9,7 +9,6 @@ works on a machine without Ollama. It only happens for a loopback address, only 
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 import time
@@ -19,10 +18,11 @@ from urllib.parse import urlsplit
 
 import click
 
+from .. import _env
 from .._errors import ConnectionError
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._sync_client import Client
 
 __all__ = ["ensure_server"]
 
@@ -35,7 +35,7 @@ def _server_installed() -> bool:
 
 
 def _log_path() -> Path:
-    folder = Path(os.environ.get("OLLAMAKIT_HOME", Path.home() / ".ollamakit"))
+    folder = _env.home()
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "server.log"
 

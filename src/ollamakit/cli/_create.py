@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ._progress import ProgressView, follow
 
 if TYPE_CHECKING:
-    from .._client import Client
     from .._stream import Stream
+    from .._sync_client import Client
     from .._types import ProgressResponse
 
 __all__ = ["create_model", "hash_file", "upload_blob"]
@@ -95,9 +95,7 @@ def _create_stream(
     # RENDERER, PARSER, REQUIRES and DRAFT have no Client.create parameter; create(modelfile=)
     # sends them. It hashes the files again, but the blobs are already there, so nothing is
     # uploaded twice.
-    return client.create(  # type: ignore[no-any-return]
-        name, quantize=request.get("quantize"), modelfile=modelfile, stream=True
-    )
+    return client.create(name, quantize=request.get("quantize"), modelfile=modelfile, stream=True)
 
 
 def create_model(

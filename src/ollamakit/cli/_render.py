@@ -7,7 +7,6 @@ italic. Styling is used only when the stream is a terminal and neither ``NO_COLO
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import threading
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
+
+from .. import _env
 
 __all__ = [
     "AnswerRenderer",
@@ -41,9 +42,7 @@ def styled(stream: TextIO) -> bool:
     """Whether ANSI styling may be written to ``stream``."""
     if not is_tty(stream):
         return False
-    if os.environ.get("NO_COLOR"):
-        return False
-    return os.environ.get("TERM", "") != "dumb"
+    return _env.styling_allowed()
 
 
 class WordWrap:

@@ -8,19 +8,19 @@ stays consistent; Ctrl-C at the prompt only clears the line; Ctrl-D or ``/bye`` 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .. import _env
 from .._errors import NotFoundError, OllamaError
 from ._format import metrics_summary, show_info
 from ._render import AnswerRenderer, Spinner, extract_images, styled
 from ._run import THINK_LEVELS, RunOptions, think_level, wrap_width
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._sync_client import Client
     from .._types import ShowResponse
 
 __all__ = ["Repl", "history_disabled", "history_path"]
@@ -101,12 +101,7 @@ def history_path() -> Path:
     return Path.home() / ".ollamakit" / "history"
 
 
-def history_disabled() -> bool:
-    """``OLLAMA_NOHISTORY`` read as Ollama reads booleans (unparseable means true)."""
-    value = os.environ.get("OLLAMA_NOHISTORY", "").strip()
-    if not value:
-        return False
-    return value not in ("0", "f", "F", "false", "FALSE", "False")
+history_disabled = _env.history_disabled
 
 
 def _load_readline() -> ModuleType | None:

@@ -12,7 +12,7 @@ from ._format import metrics_summary
 from ._render import AnswerRenderer, Spinner, extract_images, is_tty, styled
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._sync_client import Client
     from .._types import ShowResponse
 
 __all__ = [

@@ -16,7 +16,7 @@ import click
 from .._errors import OllamaError
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._sync_client import Client
 
 __all__ = ["cli", "error_message"]
 
@@ -38,7 +38,7 @@ class State:
 
     def client(self) -> Client:
         if self._client is None:
-            from .._client import Client
+            from .._sync_client import Client
 
             self._client = Client(self.host)
         return self._client
