@@ -18,7 +18,8 @@ Two stdlib HTTP servers on 127.0.0.1:
   /api/user/keys/<base64url key>``, signed as Ollama's Go client signs (``Authorization:
   <public key>:<signature of METHOD,PATH?ts=<ts>>`` and the same ``ts`` in the query).
   ``accounts`` maps a connected public key to its user; an unknown key or a bad signature
-  gets 401 ``{"error": "unauthorized"}``. ``account_down`` makes them answer 500;
+  gets 401 ``{"error": "unauthorized"}``. ``account_down`` makes them answer 500 (quoting
+  the ``Authorization`` header they got);
 * the CDN, on another port: blob bytes by ``Range``, and ``PUT`` targets for redirected upload
   parts.
 
@@ -441,7 +442,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _account(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> None:
         fake = self.registry
         if fake.account_down:
-            self._json(500, {"error": "internal error"})
+            # A careless service quoting the credential it got: clients must not repeat it.
+            self._json(500, {"error": f"internal error for {headers.get('authorization')}"})
             return
         signer = _verify_api(headers.get("authorization", ""), self.command, path, query)
         with fake.lock:

@@ -254,3 +254,11 @@ def test_clients_sign_like_ollamas_go_client(
     mine = public.split()[1] + ":"
     signed = [seen for seen in cloud.seen if seen.headers.get("authorization", "").startswith(mine)]
     assert [seen.path for seen in signed] == ["/api/me"] * 3  # sync, async, the CLI
+
+    # A service quoting the credential in an error: the signature is blanked out of it.
+    cloud.account_down = True
+    with ollamakit.Client(cloud.url) as client, pytest.raises(ollamakit.ResponseError) as caught:
+        client.whoami()
+    signature = cloud.seen[-1].headers["authorization"].split(":", 1)[1]
+    assert signature not in repr(caught.value.__dict__) + str(caught.value)
+    assert "[secret]" in caught.value.error

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import platform
 import re
 import time
@@ -184,8 +185,10 @@ class _HTTPBase:
         if self.host.auth is not None and "auth" not in self.httpx_kwargs:
             self.httpx_kwargs["auth"] = httpx.BasicAuth(*self.host.auth)
         self.uses_own_transport = not (_TRANSPORT_OPTIONS & self.httpx_kwargs.keys())
-        self._secrets = self._secret_values()
+        self._static_secrets = self._secrets = self._secret_values()
         self._signer = self._signing_key()
+        # Signatures of recent requests: replayable for a few minutes, so never echoed either.
+        self._signatures: collections.deque[str] = collections.deque(maxlen=64)
         # Requests to a local server can skip httpx's send chain (auth flow, cookie jar,
         # redirect loop: about a fifth of a small request) when none of it has work to do.
         base = httpx.URL(self.base_url)
@@ -313,6 +316,8 @@ class _HTTPBase:
             signature = self._signer.sign(api_challenge(method, url, now))
             headers = {**(headers or {}), "Authorization": signature}
             extra["params"] = {"ts": str(now)}
+            self._signatures.append(signature.split(":", 1)[1])
+            self._secrets = (*self._static_secrets, *self._signatures)
         return client.build_request(method, url, content=content, headers=headers, **extra)
 
     def has_authorization(self) -> bool:

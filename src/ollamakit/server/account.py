@@ -188,7 +188,8 @@ async def _signed(cloud_url: str, key: OllamaKey, method: str, path: str) -> Any
     if response.status_code == 401:
         raise _Unauthorized(_field(body, "signin_url"))
     if response.status_code >= 400:
-        raise RuntimeError(f"{response.status_code}: {_field(body, 'error') or body[:200]!r}")
+        # The status only: an error body may quote the signature, which must not reach a log.
+        raise RuntimeError(f"{cloud_url} answered {response.status_code}")
     return msgspec.json.decode(body) if body.strip() else None
 
 
