@@ -14,8 +14,9 @@ Two stdlib HTTP servers on 127.0.0.1:
   that key, verified here with ``cryptography``; an unsigned one gets an anonymous token; a
   bad signature gets the registry's 401 (``{"errors": [{"code": "UNAUTHORIZED", ...}]}``). A
   token that lacks the rights answers 401 with a new challenge, as a registry does;
-* ollama.com's account API on the same server: ``POST /api/me`` and ``DELETE
-  /api/user/keys/<base64url key>``, signed as Ollama's Go client signs (``Authorization:
+* ollama.com's account API on the same server: ``POST /api/me``, ``DELETE
+  /api/user/keys/<base64url key>`` and ``POST /api/web_search`` / ``web_fetch`` (echoing the
+  body), signed as Ollama's Go client signs (``Authorization:
   <public key>:<signature of METHOD,PATH?ts=<ts>>`` and the same ``ts`` in the query).
   ``accounts`` maps a connected public key to its user; an unknown key or a bad signature
   gets 401 ``{"error": "unauthorized"}``. ``account_down`` makes them answer 500 (quoting
@@ -399,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._token(query, headers)
             return
         if path.startswith("/api/"):
-            self._account(path, query, headers)
+            self._account(path, query, headers, body)
             return
         repo_match = re.match(r"/v2/([^/]+/[^/]+)/", path)
         if repo_match is None:
@@ -439,7 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
             200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}
         )
 
-    def _account(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> None:
+    def _account(
+        self, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> None:
         fake = self.registry
         if fake.account_down:
             # A careless service quoting the credential it got: clients must not repeat it.
@@ -453,6 +456,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/api/me" and self.command == "POST":
             self._json(200, user)
+        elif path in ("/api/web_search", "/api/web_fetch") and self.command == "POST":
+            self._json(200, {"results": [{"title": "echo", "url": path, "content": body.decode()}]})
         elif path.startswith("/api/user/keys/") and self.command == "DELETE":
             named = base64.urlsafe_b64decode(path.rsplit("/", 1)[1] + "==").decode()
             if _blob_of(named) != signer:

@@ -157,6 +157,47 @@ def test_signed_in_then_signed_out(online: ServerProcess, cloud: FakeRegistry) -
     assert (result.returncode, result.stdout) == (0, "You are not signed in to ollama.com\n\n")
 
 
+def test_web_proxies_are_signed(online: ServerProcess, cloud: FakeRegistry) -> None:
+    assert httpx.post(online.url + "/api/me").status_code == 401  # makes the key
+    public = public_key(online)
+    cloud.accounts[public.split()[1]] = dict(ALICE)
+    body = b'{"query": "ollama", "max_results": 2}'
+    answer = httpx.post(
+        online.url + "/api/experimental/web_search",
+        content=body,
+        headers={"Authorization": "Bearer the-clients-own-key"},
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "results": [{"title": "echo", "url": "/api/web_search", "content": body.decode()}]
+    }
+    fetch = httpx.post(online.url + "/api/experimental/web_fetch", json={"url": "https://x"})
+    assert fetch.json()["results"][0]["url"] == "/api/web_fetch"
+    [search, fetched] = [seen for seen in cloud.seen if seen.path.startswith("/api/web_")]
+    assert (search.body, fetched.body) == (body, b'{"url":"https://x"}')
+    assert search.headers["authorization"].startswith(public.split()[1] + ":")  # not the client's
+    assert "the-clients-own-key" not in str(search.headers)
+    empty = httpx.post(online.url + "/api/experimental/web_search", content=b" ")
+    assert (empty.status_code, empty.json()) == (400, {"error": "missing request body"})
+    cloud.accounts.clear()
+    refused = httpx.post(online.url + "/api/experimental/web_fetch", json={"url": "https://x"})
+    assert (refused.status_code, refused.json()) == (401, {"error": "unauthorized"})
+
+
+def test_web_proxies_offline_and_disabled(start_server: Callable[..., ServerProcess]) -> None:
+    offline = start_server()
+    answer = httpx.post(offline.url + "/api/experimental/web_search", json={"query": "q"})
+    assert answer.status_code == 502
+    assert "OLLAMAKIT_OFFLINE" in answer.json()["error"]
+    disabled = start_server(env={"OLLAMA_NO_CLOUD": "1"})
+    for kind in ("search", "fetch"):
+        answer = httpx.post(disabled.url + f"/api/experimental/web_{kind}", json={"query": "q"})
+        assert (answer.status_code, answer.json()) == (
+            403,
+            {"error": f"ollama cloud is disabled: web {kind} is unavailable"},
+        )
+
+
 def test_account_service_down(online: ServerProcess, cloud: FakeRegistry) -> None:
     cloud.account_down = True
     me = httpx.post(online.url + "/api/me")

@@ -17,8 +17,9 @@
 ``OLLAMAKIT_OFFLINE``          refuse registries that are not on this machine (tests, air gaps)
 ``OLLAMAKIT_MAX_BODY``         largest JSON request body (``64MiB``; ``K``/``M``/``G`` suffixes,
                                ``0`` = no limit); larger ones get 413. Blob uploads are exempt
-``OLLAMA_CLOUD_BASE_URL``      where ``/api/me`` and ``/api/signout`` go instead of ollama.com
-                               (a loopback URL only, as in Ollama; for tests and local proxies)
+``OLLAMA_CLOUD_BASE_URL``      where ``/api/me``, ``/api/signout`` and the web proxies go
+                               instead of ollama.com (a loopback URL only, as in Ollama)
+``OLLAMA_NO_CLOUD``            refuse the ``/api/experimental/web_*`` proxies (403)
 ``HOME``                       the Ollama key is ``$HOME/.ollama/id_ed25519`` (created on first
                                need: a registry token request, ``/api/me``)
 =============================  ===========================================================
@@ -96,6 +97,7 @@ def build_config(
     from .middleware import parse_size
     from .store import default_models_dir
     from .validate import env_keep_alive_ns
+    from .wire import go_bool
 
     env_host, env_port = parse_bind(os.environ.get("OLLAMA_HOST"))
 
@@ -121,6 +123,7 @@ def build_config(
         "origins": origins,
         "max_body": parse_size(os.environ.get("OLLAMAKIT_MAX_BODY", "")),
         "cloud_url": cloud_base_url(os.environ.get("OLLAMA_CLOUD_BASE_URL", "")),
+        "no_cloud": go_bool(os.environ.get("OLLAMA_NO_CLOUD", "")),
     }
     settings.update(overrides)
     return ServerConfig(**settings)

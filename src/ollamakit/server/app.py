@@ -111,6 +111,7 @@ class ServerConfig:
     prune: bool | None = None
     max_body: int = DEFAULT_MAX_BODY
     cloud_url: str = DEFAULT_CLOUD_URL
+    no_cloud: bool = False
 
 
 # -- responses ----------------------------------------------------------------------------
@@ -1153,7 +1154,7 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/api/embed", _wrap(server.embed), methods=["POST"]),
         Route("/api/embeddings", _wrap(server.embeddings), methods=["POST"]),
         *openai_routes(server),
-        *account_routes(config.cloud_url),
+        *account_routes(config.cloud_url, no_cloud=config.no_cloud),
     ]
 
     @contextlib.asynccontextmanager

@@ -95,6 +95,7 @@ from ..names import ModelName
 from .keys import KeyFileError, load_or_create_key
 from .store import MEDIA_MANIFEST, DigestError, Layer, Manifest, Store, parse_digest
 from .validate import BadRequest
+from .wire import go_bool
 
 __all__ = [
     "PUSH",
@@ -142,8 +143,6 @@ _MAX_REDIRECTS = 10
 _CHUNK = 1 << 20
 _PARTIAL_DIR = ".ollamakit-partial"
 _OCTET_STREAM = "application/octet-stream"
-_GO_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
-_GO_BOOL = _GO_FALSE | {"1", "t", "T", "true", "TRUE", "True"}
 
 
 class RegistryError(Exception):
@@ -240,11 +239,7 @@ def offline_refuses(host: str) -> bool:
 
 
 def _offline() -> bool:
-    value = os.environ.get("OLLAMAKIT_OFFLINE", "").strip().strip("\"'")
-    if not value:
-        return False
-    # Go's strconv.ParseBool, with an unparsable value meaning true as in Ollama's envconfig.
-    return value not in _GO_FALSE if value in _GO_BOOL else True
+    return go_bool(os.environ.get("OLLAMAKIT_OFFLINE", ""))
 
 
 def _is_loopback(host: str) -> bool:

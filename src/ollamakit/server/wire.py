@@ -19,6 +19,7 @@ import msgspec
 __all__ = [
     "FOREVER_NS",
     "DurationError",
+    "go_bool",
     "go_json",
     "go_value",
     "json_bytes",
@@ -28,6 +29,20 @@ __all__ = [
 ]
 
 FOREVER_NS = (1 << 63) - 1
+
+_GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+_GO_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+
+
+def go_bool(value: str) -> bool:
+    """An environment flag as Ollama's ``envconfig.Bool`` reads it: quotes and spaces
+    trimmed, empty means false, ``strconv.ParseBool`` syntax, anything unparsable true."""
+    text = value.strip().strip("\"'")
+    if not text:
+        return False
+    return text in _GO_TRUE or text not in _GO_FALSE
+
+
 """Go's ``math.MaxInt64`` duration, used for a negative keep_alive ("forever")."""
 
 _ENCODER = msgspec.json.Encoder()
