@@ -4,6 +4,7 @@ building clients. Fixtures live in ``conftest.py``."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 
@@ -125,3 +127,14 @@ def make_client(kind: str, url: str) -> object:
 
         return ollama.Client(host=url)
     return ollamakit.Client(host=url)
+
+
+def load_stress_script(name: str) -> ModuleType:
+    """``tests/stress/<name>.py`` as a module (the CI-sized tests reuse the stress scripts)."""
+    path = Path(__file__).resolve().parent.parent / "stress" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"ollamakit_stress_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module

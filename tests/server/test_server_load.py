@@ -4,15 +4,11 @@ run alone (text and ``prompt_eval_count``), so a lost, mixed-up or malformed res
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
-from server_support import DEMO, ServerProcess
+from server_support import DEMO, ServerProcess, load_stress_script
 
 pytestmark = pytest.mark.server
 
@@ -20,17 +16,7 @@ CLIENTS = 8
 QUEUE = 3
 
 
-def _load_script() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "stress" / "load.py"
-    spec = importlib.util.spec_from_file_location("ollamakit_stress_load", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _load_script()
+load = load_stress_script("load")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -84,6 +84,9 @@ from .validate import (
     think_value,
 )
 from .wire import FOREVER_NS, go_value, json_bytes, rfc3339, rfc3339_far_future, rfc3339_utc_now
+
+if TYPE_CHECKING:
+    from .templates import Limits
 
 __all__ = ["ServerConfig", "create_app"]
 
@@ -150,10 +153,10 @@ class NDJSONResponse(StreamingResponse):
 class Job:
     """Blocking work in a thread, reporting ``(kind, value)`` events to the event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, cancel: threading.Event | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.cancel = threading.Event()
+        self.cancel = cancel or threading.Event()
 
     def put(self, kind: str, value: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone at shutdown
@@ -522,7 +525,8 @@ class OllamaServer:
     # -- create ---------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
-        plan = check_create_request(await self._body(request, CREATE))
+        # Checking parses the template: in a worker.
+        plan = await asyncio.to_thread(check_create_request, await self._body(request, CREATE))
 
         def work(job: Job) -> None:
             create_model(
@@ -545,7 +549,7 @@ class OllamaServer:
             model_text, empty_status=404, empty_message=f"model '{model_text}' not found"
         )
         gguf = self._gguf(model)
-        caps = prompting.capabilities(model, gguf)
+        caps = await asyncio.to_thread(prompting.capabilities, model, gguf)
         keep_alive = self._keep_alive(body)
         think = think_value(body.get("think"))
         raw = bool(body.get("raw"))
@@ -576,19 +580,22 @@ class OllamaServer:
         if body.get("template"):
             try:
                 fmt = prompting.PromptFormat("go", body["template"])
-                fmt.go  # noqa: B018 - parse now so a bad template is a 400 before loading
+                # Parsed now (in a worker) so a bad template is a 400 before loading.
+                await asyncio.to_thread(prompting.parse_go_template, fmt.source)
             except prompting.TemplateError as exc:
                 raise BadRequest(f"template: {exc}") from None
         thinking_tags = fmt.thinking_tags() if think else None
         context: list[int] = body.get("context") or []
         system = body.get("system") or model.system
         think_arg = think if "thinking" in caps else None
+        cancel = threading.Event()
+        limits = prompting.render_limits(load.num_ctx, cancel)
 
         def build(runner: Runner | None) -> str:
             if raw:
                 return prompt_text
             if suffix:
-                text = fmt.render_prompt(prompt_text, suffix=suffix, think=think_arg)
+                text = fmt.render_prompt(prompt_text, suffix=suffix, think=think_arg, limits=limits)
             else:
                 messages: list[dict[str, Any]] = []
                 if system:
@@ -596,13 +603,13 @@ class OllamaServer:
                 if not context:
                     messages.extend(model.messages)
                 messages.append({"role": "user", "content": prompt_text})
-                text = self._render(fmt, model, runner, messages, None, think_arg)
+                text = self._render(fmt, model, runner, messages, None, think_arg, limits)
             if context and runner is not None:
                 text = runner.detokenize(context) + text
             return text
 
         if body.get("_debug_render_only"):
-            return self._debug_render(model_text, build, chat=False)
+            return await self._debug_render(request, model_text, build, cancel, chat=False)
         sampling = SamplingOptions.from_options(options)
         truncate = body.get("truncate", True)
         return await self._run_generation(
@@ -621,6 +628,7 @@ class OllamaServer:
             include_context=not raw,
             shaper=OutputShaper(thinking_tags),
             logprobs=top_logprobs if body.get("logprobs") else None,
+            cancel=cancel,
         )
 
     def _options(self, model: StoredModel, body: dict[str, Any]) -> dict[str, Any]:
@@ -637,6 +645,7 @@ class OllamaServer:
         messages: list[dict[str, Any]],
         tools: list[Any] | None,
         think: bool | str | None,
+        limits: Limits | None = None,
     ) -> str:
         bos = eos = ""
         if fmt.kind == "jinja":
@@ -645,7 +654,9 @@ class OllamaServer:
                 eos = runner.detokenize([runner.llm.token_eos()])
             else:
                 bos, eos = self._special_tokens(model)
-        return fmt.render_messages(messages, tools=tools, think=think, bos_token=bos, eos_token=eos)
+        return fmt.render_messages(
+            messages, tools=tools, think=think, bos_token=bos, eos_token=eos, limits=limits
+        )
 
     def _special_tokens(self, model: StoredModel) -> tuple[str, str]:
         """BOS and EOS text from the GGUF vocabulary, for rendering without a loaded model."""
@@ -660,18 +671,28 @@ class OllamaServer:
             texts.append(str(tokens[index]) if ok else "")  # type: ignore[index]
         return texts[0], texts[1]
 
-    def _debug_render(
-        self, model_text: str, build: Callable[[Runner | None], str], *, chat: bool
+    async def _debug_render(
+        self,
+        request: Request,
+        model_text: str,
+        build: Callable[[Runner | None], str],
+        cancel: threading.Event,
+        *,
+        chat: bool,
     ) -> Response:
-        """``_debug_render_only``: the prompt the model would see, without running it."""
+        """``_debug_render_only``: the prompt the model would see, without running it (in a
+        worker: a long chat takes a while to render)."""
         out: dict[str, Any] = {"model": model_text, "created_at": rfc3339_utc_now()}
         if chat:
             out["message"] = {"role": "assistant", "content": ""}
         else:
             out["response"] = ""
         out["done"] = False
-        out["_debug_info"] = {"rendered_template": build(None), "image_count": 0}
-        return json_response(out)
+        rendered = await _guarded(request, asyncio.to_thread(build, None), cancel.set)
+        out["_debug_info"] = {"rendered_template": rendered, "image_count": 0}
+        return Response(
+            await asyncio.to_thread(json_bytes, out), status_code=200, media_type=JSON_TYPE
+        )
 
     async def _load_or_unload(
         self,
@@ -703,7 +724,7 @@ class OllamaServer:
         model_text = body.get("model", "")
         model = await self._find(model_text, empty_status=400, empty_message="model is required")
         gguf = self._gguf(model)
-        caps = prompting.capabilities(model, gguf)
+        caps = await asyncio.to_thread(prompting.capabilities, model, gguf)
         keep_alive = self._keep_alive(body)
         think = think_value(body.get("think"))
         top_logprobs = body.get("top_logprobs", 0)
@@ -734,12 +755,14 @@ class OllamaServer:
         think_arg = think if "thinking" in caps else None
         truncate = body.get("truncate", True)
         sampling = SamplingOptions.from_options(options)
+        cancel = threading.Event()
+        limits = prompting.render_limits(load.num_ctx, cancel)
 
         def build(runner: Runner | None, thought: str = "") -> str:
             current = list(messages)
             if thought:
                 current.append({"role": "assistant", "content": "", "thinking": thought})
-            text = self._render(fmt, model, runner, current, tools, think_arg)
+            text = self._render(fmt, model, runner, current, tools, think_arg, limits)
             if not truncate or runner is None:
                 return text
             limit = runner.n_ctx - max(
@@ -755,11 +778,11 @@ class OllamaServer:
                 if index is None:
                     break
                 del current[index]
-                text = self._render(fmt, model, runner, current, tools, think_arg)
+                text = self._render(fmt, model, runner, current, tools, think_arg, limits)
             return text
 
         if body.get("_debug_render_only"):
-            return self._debug_render(model_text, build, chat=True)
+            return await self._debug_render(request, model_text, build, cancel, chat=True)
         parser = ToolCallParser(fmt.tool_tag(), tool_names(tools)) if tools else None
 
         return await self._run_generation(
@@ -782,6 +805,7 @@ class OllamaServer:
             deferred=(thinking_tags, build)
             if grammar is not None and thinking_tags is not None and "thinking" in caps
             else None,
+            cancel=cancel,
         )
 
     async def _run_generation(
@@ -803,13 +827,14 @@ class OllamaServer:
         shaper: OutputShaper,
         logprobs: int | None = None,
         deferred: tuple[tuple[str, str], Callable[[Runner, str], str]] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Response:
         """``deferred``: the thinking tags and a prompt builder taking the thinking text, for
         a format applied only once the thinking is over (Ollama's structured outputs with
         thinking: stop when the answer starts, then restart constrained with the thinking
         as an assistant message)."""
         lease = await self.sched.acquire(model, load, keep_alive)
-        job = Job()
+        job = Job(cancel)
 
         def work(job: Job) -> GenerationResult:
             runner = lease.runner
@@ -1104,7 +1129,7 @@ def _wrap(
             return error_response(exc.message, exc.status)
         except QueueFullError as exc:
             return error_response(str(exc), 503)
-        except OptionError as exc:
+        except (OptionError, prompting.TemplateError) as exc:
             return error_response(str(exc), 500)
         except ClientDisconnect:
             # The client went away mid-request (e.g. during a blob upload); nobody reads this.

@@ -9,21 +9,24 @@ the template give ``thinking``.
 
 from __future__ import annotations
 
-import functools
-import json
+import threading
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .gguf import GGUFInfo
 from .store import StoredModel
 
+if TYPE_CHECKING:
+    from .templates import Limits
+
 __all__ = [
     "PromptFormat",
     "TemplateError",
+    "TemplateLimitError",
     "capabilities",
     "parse_go_template",
     "prompt_format",
+    "render_limits",
 ]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
@@ -33,41 +36,35 @@ class TemplateError(ValueError):
     """A template that does not parse or does not render."""
 
 
-@functools.lru_cache(maxsize=64)
+class TemplateLimitError(TemplateError):
+    """A template that is too large or went over its limits while rendering."""
+
+
+def render_limits(num_ctx: int, cancel: threading.Event | None = None) -> Limits:
+    """The limits for rendering a prompt for a context of ``num_ctx`` tokens (README,
+    Reliability); ``cancel`` stops the rendering once set."""
+    from . import templates
+
+    return templates.Limits.for_context(num_ctx, cancel)
+
+
+def _translate(exc: Exception, prefix: str = "") -> TemplateError:
+    from . import templates
+
+    kind = TemplateLimitError if isinstance(exc, templates.TemplateLimitError) else TemplateError
+    text = str(exc)
+    return kind(text if text.startswith(prefix) else prefix + text)
+
+
 def parse_go_template(source: str) -> Any:
-    """Parse (and cache) an Ollama Go template; :class:`TemplateError` on bad syntax."""
+    """Parse an Ollama Go template (parsed templates are cached by the template module);
+    :class:`TemplateError` on bad syntax, :class:`TemplateLimitError` when too large."""
     from . import templates
 
     try:
         return templates.Template(source)
     except Exception as exc:
-        raise TemplateError(str(exc)) from exc
-
-
-@functools.lru_cache(maxsize=16)
-def _jinja_template(source: str) -> Any:
-    from jinja2.exceptions import TemplateError as JinjaError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
-
-    def strftime_now(fmt: str) -> str:
-        return datetime.now().strftime(fmt)
-
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    environment.globals["raise_exception"] = raise_exception
-    environment.globals["strftime_now"] = strftime_now
-    environment.filters["tojson"] = _tojson
-    try:
-        return environment.from_string(source)
-    except JinjaError as exc:
-        raise TemplateError(str(exc)) from exc
-
-
-def _tojson(value: Any, indent: int | None = None, ensure_ascii: bool = False, **_: Any) -> str:
-    # Hugging Face's tojson keeps non-ASCII characters and key order, unlike Jinja's default.
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+        raise _translate(exc) from exc
 
 
 @dataclass(frozen=True)
@@ -126,57 +123,58 @@ class PromptFormat:
         think: bool | str | None = None,
         bos_token: str = "",
         eos_token: str = "",
+        limits: Limits | None = None,
     ) -> str:
+        """The prompt for ``messages``; ``limits`` (:func:`render_limits`) bound the work."""
         if self.kind == "jinja":
-            return _render_jinja(self.source, messages, tools, think, bos_token, eos_token)
+            from . import jinja_templates
+
+            context: dict[str, Any] = {
+                "messages": messages,
+                "add_generation_prompt": True,
+                "bos_token": bos_token,
+                "eos_token": eos_token,
+            }
+            if tools:
+                context["tools"] = tools
+            if think is not None:
+                context["enable_thinking"] = bool(think)
+            try:
+                return jinja_templates.render(self.source, context, limits)
+            except Exception as exc:
+                raise _translate(exc) from exc
         from . import templates
 
         try:
-            return str(templates.render(self.go, messages=messages, tools=tools, think=think))
+            return str(
+                templates.render(
+                    self.go, messages=messages, tools=tools, think=think, limits=limits
+                )
+            )
         except TemplateError:
             raise
         except Exception as exc:
-            raise TemplateError(f"template: {exc}") from exc
+            raise _translate(exc, "template: ") from exc
 
     def render_prompt(
-        self, prompt: str, *, suffix: str | None = None, think: bool | str | None = None
+        self,
+        prompt: str,
+        *,
+        suffix: str | None = None,
+        think: bool | str | None = None,
+        limits: Limits | None = None,
     ) -> str:
         """Suffix (fill-in-the-middle) mode: ``.Prompt`` and ``.Suffix`` only."""
         from . import templates
 
         try:
             return str(
-                templates.render(self.go, messages=[], prompt=prompt, suffix=suffix, think=think)
+                templates.render(
+                    self.go, messages=[], prompt=prompt, suffix=suffix, think=think, limits=limits
+                )
             )
         except Exception as exc:
-            raise TemplateError(f"template: {exc}") from exc
-
-
-def _render_jinja(
-    source: str,
-    messages: list[dict[str, Any]],
-    tools: list[Any] | None,
-    think: bool | str | None,
-    bos_token: str,
-    eos_token: str,
-) -> str:
-    from jinja2.exceptions import TemplateError as JinjaError
-
-    template = _jinja_template(source)
-    context: dict[str, Any] = {
-        "messages": messages,
-        "add_generation_prompt": True,
-        "bos_token": bos_token,
-        "eos_token": eos_token,
-    }
-    if tools:
-        context["tools"] = tools
-    if think is not None:
-        context["enable_thinking"] = bool(think)
-    try:
-        return str(template.render(**context))
-    except JinjaError as exc:
-        raise TemplateError(str(exc)) from exc
+            raise _translate(exc, "template: ") from exc
 
 
 def prompt_format(model: StoredModel, gguf: GGUFInfo | None) -> PromptFormat:

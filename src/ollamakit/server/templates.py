@@ -41,18 +41,25 @@ import base64
 import functools
 import math
 import re
+import threading
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
 __all__ = [
     "GEMMA3_TEMPLATE",
+    "MAX_SOURCE_BYTES",
     "ArgsMap",
+    "Limits",
     "PropertiesMap",
     "PropertyType",
+    "SourceCache",
     "Template",
+    "TemplateCancelled",
     "TemplateError",
+    "TemplateLimitError",
     "TemplateMessage",
     "TemplateTool",
     "TemplateToolCall",
@@ -61,6 +68,7 @@ __all__ = [
     "TemplateToolParameters",
     "ToolList",
     "ToolProperty",
+    "check_source_size",
     "go_json",
     "go_sprint",
     "infer_thinking_tags",
@@ -84,8 +92,85 @@ GEMMA3_TEMPLATE = """{{- range $i, $_ := .Messages }}
 {{- end }}"""
 
 
+_T = TypeVar("_T")
+
+
 class TemplateError(ValueError):
     """A template that does not parse, or that fails while executing."""
+
+
+class TemplateLimitError(TemplateError):
+    """A template that is too large, or whose execution went over one of its :class:`Limits`."""
+
+
+class TemplateCancelled(TemplateError):
+    """Execution stopped because the request it was for was cancelled."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits: what one template may cost
+# ---------------------------------------------------------------------------------------------
+
+#: Largest template source accepted, in UTF-8 bytes. A compiled template holds about two
+#: objects per source byte, which every full garbage collection walks while all threads wait;
+#: Ollama's library templates are a few KiB.
+MAX_SOURCE_BYTES = 16 << 10
+#: Execution steps: actions, control nodes, range iterations, template and function calls,
+#: variable lookups (one per variable scanned) and list elements copied by ``slice`` (one per
+#: 16). A step takes 0.1 to 1 µs, so this is a few seconds of work at most.
+MAX_STEPS = 10_000_000
+#: Smallest output limit; larger contexts allow more (:meth:`Limits.for_context`).
+MIN_OUTPUT_BYTES = 8 << 20
+#: Output allowed per token of context: a prompt longer than this cannot fit in any case.
+OUTPUT_BYTES_PER_TOKEN = 64
+#: Characters that function calls may produce in total, as a multiple of the output limit
+#: (``printf``, ``print`` or ``slice`` results that are never printed still cost memory).
+PRODUCED_PER_OUTPUT = 4
+#: Compiled templates cached, by total source size (so at most ~150,000 objects).
+CACHE_BYTES = 64 << 10
+# Steps between two looks at the cancel flag.
+_CHECK_EVERY = 4096
+
+
+class Limits:
+    """Budgets for one template execution; exceeding one raises :class:`TemplateLimitError`.
+
+    ``cancel``, when given, is polled every few thousand steps: once it is set, execution
+    stops with :class:`TemplateCancelled`, so a departed client frees its worker promptly.
+    """
+
+    __slots__ = ("cancel", "output_bytes", "steps")
+
+    def __init__(
+        self,
+        *,
+        steps: int = MAX_STEPS,
+        output_bytes: int = MIN_OUTPUT_BYTES,
+        cancel: _Flag | None = None,
+    ) -> None:
+        self.steps = steps
+        self.output_bytes = output_bytes
+        self.cancel = cancel
+
+    @classmethod
+    def for_context(cls, num_ctx: int, cancel: _Flag | None = None) -> Limits:
+        """The limits of a prompt for a context of ``num_ctx`` tokens."""
+        output = max(MIN_OUTPUT_BYTES, OUTPUT_BYTES_PER_TOKEN * max(0, num_ctx))
+        return cls(output_bytes=output, cancel=cancel)
+
+
+class _Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def check_source_size(source: str) -> None:
+    """Raise :class:`TemplateLimitError` for a template longer than :data:`MAX_SOURCE_BYTES`."""
+    if len(source) > MAX_SOURCE_BYTES // 4:
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > MAX_SOURCE_BYTES:
+            raise TemplateLimitError(
+                f"the template is {size} bytes, more than the {MAX_SOURCE_BYTES} allowed"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2277,6 +2362,36 @@ def _fmt_arg(v: Any, verb: str, spec: _Spec) -> str:
     return _fmt_str(_fmt_v(v, False), "s" if verb == "v" else verb, spec)
 
 
+def _too_large(number: int) -> bool:
+    # Go's fmt refuses widths and precisions beyond a million ("crazy long number").
+    return not -1_000_000 <= number <= 1_000_000
+
+
+def _int_arg(args: Sequence[Any], index: int) -> int | None:
+    """Go's ``intFromArg``: the int argument for a ``*`` width or precision, None when it is
+    missing, not an int or too large."""
+    if index >= len(args):
+        return None
+    value = args[index]
+    if isinstance(value, bool) or not isinstance(value, int) or _too_large(value):
+        return None
+    return int(value)
+
+
+def _parse_num(fmt: str, i: int) -> tuple[int | None, int]:
+    """Go's ``parsenum``: digits at ``i`` -> (number or None, index after them). A number
+    already past a million when another digit follows consumes the rest of the format, as
+    in Go (which then reports ``%!(NOVERB)``)."""
+    n = len(fmt)
+    number: int | None = None
+    while i < n and "0" <= fmt[i] <= "9":
+        if number is not None and _too_large(number):
+            return None, n
+        number = (number or 0) * 10 + ord(fmt[i]) - 48
+        i += 1
+    return number, i
+
+
 def _go_sprintf(fmt: str, args: Sequence[Any]) -> str:
     out: list[str] = []
     n = len(fmt)
@@ -2308,33 +2423,30 @@ def _go_sprintf(fmt: str, args: Sequence[Any]) -> str:
             i += 1
         if i < n and fmt[i] == "*":
             i += 1
-            if argi < len(args) and isinstance(args[argi], int):
-                spec.width = int(args[argi])
-                if spec.width < 0:
-                    spec.minus, spec.width = True, -spec.width
-            else:
+            width = _int_arg(args, argi)
+            if width is None:
                 out.append("%!(BADWIDTH)")
+            elif width < 0:
+                spec.minus, spec.width = True, -width
+            else:
+                spec.width = width
             argi += 1
         else:
-            start = i
-            while i < n and fmt[i].isdigit():
-                i += 1
-            if i > start:
-                spec.width = int(fmt[start:i])
+            spec.width, i = _parse_num(fmt, i)
         if i < n and fmt[i] == ".":
             i += 1
             if i < n and fmt[i] == "*":
                 i += 1
-                if argi < len(args) and isinstance(args[argi], int):
-                    spec.prec = max(int(args[argi]), 0)
-                else:
+                prec = _int_arg(args, argi)
+                if prec is None or prec < 0:  # Go: a negative precision is a bad one
                     out.append("%!(BADPREC)")
+                else:
+                    spec.prec = prec
                 argi += 1
             else:
-                start = i
-                while i < n and fmt[i].isdigit():
-                    i += 1
-                spec.prec = int(fmt[start:i]) if i > start else 0
+                spec.prec, i = _parse_num(fmt, i)
+                if spec.prec is None:
+                    spec.prec = 0
         if i >= n:
             out.append("%!(NOVERB)")
             break
@@ -2377,13 +2489,77 @@ _Cmd = Callable[["_State", Any, Any], Any]
 
 
 class _State:
-    __slots__ = ("defines", "depth", "out", "vars")
+    """One execution: output, variables and what is left of the budgets.
 
-    def __init__(self, defines: dict[str, _Exec], data: Any) -> None:
+    ``left`` counts steps down to the next checkpoint (the hot paths only decrement and
+    compare it); :meth:`checkpoint` then looks at the cancel flag and draws the next batch
+    from ``reserve``. ``room`` is the output still allowed and ``produced`` the characters
+    function calls may still return.
+    """
+
+    __slots__ = (
+        "cancel",
+        "defines",
+        "depth",
+        "left",
+        "limits",
+        "out",
+        "produced",
+        "reserve",
+        "room",
+        "vars",
+    )
+
+    def __init__(self, defines: dict[str, _Exec], data: Any, limits: Limits) -> None:
         self.out: list[str] = []
         self.vars: list[list[Any]] = [["$", data]]
         self.defines = defines
         self.depth = 0
+        self.limits = limits
+        self.cancel = limits.cancel
+        self.left = min(_CHECK_EVERY, limits.steps)
+        self.reserve = limits.steps - self.left
+        self.room = limits.output_bytes
+        self.produced = limits.output_bytes * PRODUCED_PER_OUTPUT
+
+    def checkpoint(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise TemplateCancelled("template: rendering cancelled")
+        if self.reserve <= 0:
+            raise TemplateLimitError(
+                f"template: execution took more than {self.limits.steps} steps"
+            )
+        batch = min(_CHECK_EVERY, self.reserve)
+        self.reserve -= batch
+        self.left += batch
+        if self.left < 0:
+            self.checkpoint()
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            self.checkpoint()
+
+    def write(self, text: str) -> None:
+        self.room -= len(text)
+        if self.room < 0:
+            raise TemplateLimitError(
+                f"template: output is longer than {self.limits.output_bytes} characters"
+            )
+        self.out.append(text)
+
+    def made(self, value: Any) -> None:
+        """Charge a function's result: characters of a string; for a list (``slice`` copies
+        one), a step per 16 elements, about what copying them costs."""
+        if type(value) is str:
+            self.produced -= len(value)
+            if self.produced < 0:
+                raise TemplateLimitError(
+                    "template: function results are longer than "
+                    f"{self.limits.output_bytes * PRODUCED_PER_OUTPUT} characters"
+                )
+        elif type(value) is list:
+            self.spend(len(value) >> 4)
 
 
 def _field(recv: Any, name: str) -> Any:
@@ -2402,6 +2578,7 @@ def _var(st: _State, name: str) -> Any:
     vs = st.vars
     for i in range(len(vs) - 1, -1, -1):
         if vs[i][0] == name:
+            st.spend(len(vs) - i)
             return vs[i][1]
     raise _ExecError(f"undefined variable: {name}")
 
@@ -2410,6 +2587,7 @@ def _set_var(st: _State, name: str, value: Any) -> None:
     vs = st.vars
     for i in range(len(vs) - 1, -1, -1):
         if vs[i][0] == name:
+            st.spend(len(vs) - i)
             vs[i][1] = value
             return
     raise _ExecError(f"undefined variable: {name}")
@@ -2447,7 +2625,7 @@ class _Compiler:
             text = node.text
 
             def run_text(st: _State, dot: Any) -> None:
-                st.out.append(text)
+                st.write(text)
 
             return run_text
         if isinstance(node, _ActionNode):
@@ -2481,13 +2659,15 @@ class _Compiler:
         if node.pipe.decl:
 
             def run_assign(st: _State, dot: Any) -> None:
+                st.spend(1)
                 pipe(st, dot)
 
             return run_assign
 
         def run_action(st: _State, dot: Any) -> None:
+            st.spend(1)
             v = pipe(st, dot)
-            st.out.append(v if type(v) is str else _print_top(v))
+            st.write(v if type(v) is str else _print_top(v))
 
         return run_action
 
@@ -2499,6 +2679,7 @@ class _Compiler:
         if with_:
 
             def run_with(st: _State, dot: Any) -> None:
+                st.spend(1)
                 vs = st.vars
                 mark = len(vs)
                 v = pipe(st, dot)
@@ -2511,6 +2692,7 @@ class _Compiler:
             return run_with
 
         def run_if(st: _State, dot: Any) -> None:
+            st.spend(1)
             vs = st.vars
             mark = len(vs)
             if _truth(pipe(st, dot)):
@@ -2522,7 +2704,7 @@ class _Compiler:
         return run_if
 
     def range(self, node: _RangeNode) -> _Exec:
-        where = self.where(node.pipe.pos)
+        where = functools.partial(self.where, node.pipe.pos)
         at = _node_str(node.pipe)
         value = self.pipe(_PipeNode([], False, node.pipe.cmds, node.pipe.pos))
         decl = tuple(node.pipe.decl)
@@ -2532,7 +2714,7 @@ class _Compiler:
         else_body = self.block(node.else_list) if node.else_list is not None else None
 
         def fail(message: str) -> NoReturn:
-            raise TemplateError(f"{where}: executing at <{at}>: {message}") from None
+            raise TemplateError(f"{where()}: executing at <{at}>: {message}") from None
 
         def run_range(st: _State, dot: Any) -> None:
             vs = st.vars
@@ -2555,6 +2737,9 @@ class _Compiler:
                 return
             top = mark + ndecl - 1
             for index, elem in items:
+                st.left -= 1
+                if st.left < 0:
+                    st.checkpoint()
                 if ndecl:
                     if is_assign:
                         try:
@@ -2585,18 +2770,19 @@ class _Compiler:
     def template(self, node: _TemplateNode) -> _Exec:
         pipe = self.pipe(node.pipe) if node.pipe is not None else None
         name = node.name
-        where = self.where(node.pos)
+        where = functools.partial(self.where, node.pos)
 
         def run_template(st: _State, dot: Any) -> None:
             fn = st.defines.get(name)
             if fn is None:
                 raise TemplateError(
-                    f'{where}: executing at <{{{{template "{name}"}}}}>: '
+                    f'{where()}: executing at <{{{{template "{name}"}}}}>: '
                     f'template "{name}" not defined'
                 )
+            st.spend(1)
             new_dot = pipe(st, dot) if pipe is not None else None
             if st.depth >= _MAX_DEPTH:
-                raise TemplateError(f"{where}: exceeded maximum template depth ({_MAX_DEPTH})")
+                raise TemplateError(f"{where()}: exceeded maximum template depth ({_MAX_DEPTH})")
             saved = st.vars
             st.vars = [["$", new_dot]]
             st.depth += 1
@@ -2612,7 +2798,7 @@ class _Compiler:
 
     def pipe(self, node: _PipeNode) -> _Eval:
         cmds = [self.command(c, first=i == 0) for i, c in enumerate(node.cmds)]
-        where = self.where(node.pos)
+        where = functools.partial(self.where, node.pos)
         decl = tuple(node.decl)
         is_assign = node.is_assign
         first, rest = cmds[0], cmds[1:]
@@ -2621,7 +2807,7 @@ class _Compiler:
 
         def fail(exc: _ExecError) -> NoReturn:
             at = exc.at or whole
-            raise TemplateError(f"{where}: executing at <{at}>: {exc.message}") from None
+            raise TemplateError(f"{where()}: executing at <{at}>: {exc.message}") from None
 
         if not rest and not decl:
 
@@ -2654,7 +2840,10 @@ class _Compiler:
         at = _node_str(cmd)
         nargs = len(cmd.args)
         if isinstance(head, _IdentifierNode):
-            return self.call(head.name, [self.arg(a) for a in cmd.args[1:]], at, first)
+            generic = self.call(head.name, [self.arg(a) for a in cmd.args[1:]], at, first)
+            if head.name == "len" and nargs == 2 and _is_slice_call(cmd.args[1]):
+                return self.len_of_slice(cmd.args[1], generic)
+            return generic
         if isinstance(head, _FieldNode):
             getter = self.fields(None, head.ident)
             label = head.ident[-1]
@@ -2711,6 +2900,7 @@ class _Compiler:
             want_or = name == "or"
 
             def run_logic(st: _State, dot: Any, final: Any) -> Any:
+                st.spend(1)
                 if arity_error is not None:
                     raise _ExecError(arity_error, at)
                 try:
@@ -2729,6 +2919,7 @@ class _Compiler:
             return run_logic
 
         def run_call(st: _State, dot: Any, final: Any) -> Any:
+            st.spend(1)
             if arity_error is not None:
                 raise _ExecError(arity_error, at)
             try:
@@ -2738,16 +2929,44 @@ class _Compiler:
                 raise
             if final is not _MISSING:
                 args.append(final)
+            for arg in args:
+                # Comparing, measuring or copying a string costs its length.
+                if type(arg) is str and len(arg) > 64:
+                    st.made(arg)
             try:
-                return fn(*args)
+                result = fn(*args)
             except _ExecError as exc:
                 if name == "printf" and exc.message.startswith("expected string"):
                     raise _ExecError(exc.message, at) from None
                 raise _ExecError(f"error calling {name}: {exc.message}", at) from None
             except (TypeError, ValueError, OverflowError, UnicodeError) as exc:
                 raise _ExecError(f"error calling {name}: {exc}", at) from None
+            st.made(result)
+            return result
 
         return run_call
+
+    def len_of_slice(self, pipe: _Node, generic: _Cmd) -> _Cmd:
+        """``len (slice LIST i [j [k]])`` without copying the list: Go's slices share their
+        array, and the library's templates do this for every message
+        (``$last := eq (len (slice $.Messages $i)) 1``), which copying made quadratic.
+        Anything but a list with valid indexes takes the generic path, errors included."""
+        assert isinstance(pipe, _PipeNode)
+        operands = [self.arg(a) for a in pipe.cmds[0].args[1:]]
+
+        def run_len_of_slice(st: _State, dot: Any, final: Any) -> Any:
+            if final is _MISSING:
+                st.spend(2)
+                try:
+                    values = [operand(st, dot) for operand in operands]
+                except _ExecError:
+                    values = []
+                length = _sliced_length(values)
+                if length is not None:
+                    return length
+            return generic(st, dot, final)
+
+        return run_len_of_slice
 
     def fields(self, base: _Eval | None, ident: Sequence[str]) -> _Eval:
         """Evaluate ``base`` (or dot) then follow ``ident`` field by field."""
@@ -2817,12 +3036,54 @@ class _Compiler:
         raise TemplateError(f"template: unexpected argument {type(node).__name__}")
 
 
+def _is_slice_call(node: _Node) -> bool:
+    """A parenthesised ``slice X i...`` with nothing piped into or out of it."""
+    if not isinstance(node, _PipeNode) or node.decl or len(node.cmds) != 1:
+        return False
+    args = node.cmds[0].args
+    head = args[0]
+    return isinstance(head, _IdentifierNode) and head.name == "slice" and 3 <= len(args) <= 5
+
+
+def _sliced_length(values: Sequence[Any]) -> int | None:
+    """``len (slice item i...)`` for a list and int indexes Go accepts; None otherwise."""
+    if not values or type(values[0]) not in (list, tuple):
+        return None
+    cap = len(values[0])
+    idx = [0, cap, cap]
+    for i, index in enumerate(values[1:]):
+        if type(index) is not int or not 0 <= index <= cap:
+            return None
+        idx[i] = index
+    if idx[0] > idx[1] or (len(values) == 4 and idx[1] > idx[2]):
+        return None
+    return idx[1] - idx[0]
+
+
 def _eval_dot(st: _State, dot: Any) -> Any:
     return dot
 
 
 def _eval_nil(st: _State, dot: Any) -> Any:
     return None
+
+
+class _Count(Sequence[tuple[int, int]]):
+    """``range N``: the pairs (i, i) made one at a time, not a list of N of them."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = max(0, n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: Any) -> Any:  # pragma: no cover - only iterated
+        raise TypeError("range counts are only iterated")
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((i, i) for i in range(self.n))
 
 
 def _range_items(val: Any, ndecl: int) -> Sequence[tuple[Any, Any]]:
@@ -2839,7 +3100,7 @@ def _range_items(val: Any, ndecl: int) -> Sequence[tuple[Any, Any]]:
     if isinstance(val, int) and not isinstance(val, bool):
         if ndecl > 1:
             raise _ExecError(f"can't use {val} to iterate over more than one variable")
-        return [(i, i) for i in range(val)]
+        return _Count(val)
     raise _ExecError(f"range can't iterate over {_fmt_v(val, False)}")
 
 
@@ -3059,8 +3320,17 @@ class _Compiled:
             _identifiers(body, names)
         return frozenset(n.lower() for n in names)
 
-    def execute(self, data: Any, fn: _Exec | None = None) -> str:
-        st = _State(self.defines, data)
+    def state(self, data: Any, limits: Limits, after: _State | None = None) -> _State:
+        """A new execution with ``data``; ``after``: an earlier execution whose unspent
+        budgets this one continues with."""
+        st = _State(self.defines, data, limits)
+        if after is not None:
+            st.left, st.reserve = after.left, after.reserve
+            st.room, st.produced = after.room, after.produced
+        return st
+
+    def execute(self, st: _State, fn: _Exec | None = None) -> str:
+        data = st.vars[0][1]
         try:
             (fn or self.run)(st, data)
         except (_Break, _Continue):  # pragma: no cover - the parser only allows them in range
@@ -3076,9 +3346,47 @@ class _Compiled:
         return self._cut
 
 
-@functools.lru_cache(maxsize=256)
-def _compile(source: str) -> _Compiled:
+class SourceCache(Generic[_T]):
+    """Compiled templates by source, least recently used first out, bounded by the total size
+    of their sources rather than by their number: a compiled template takes about 160 bytes
+    of memory and two objects per source byte, so a count bound would let a few large ones
+    hold hundreds of megabytes and make every garbage collection long. ``compile`` checks
+    the source (its size included) and compiles it; it runs outside the lock."""
+
+    def __init__(self, compile: Callable[[str], _T], max_bytes: int) -> None:
+        self.compile = compile
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[str, _T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: str) -> _T:
+        with self._lock:
+            if source in self._items:
+                self._items.move_to_end(source)
+                return self._items[source]
+        compiled = self.compile(source)
+        with self._lock:
+            if source not in self._items and len(source) <= self.max_bytes:
+                self._items[source] = compiled
+                self.size += len(source)
+                while self.size > self.max_bytes:
+                    evicted, _ = self._items.popitem(last=False)
+                    self.size -= len(evicted)
+        return compiled
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+
+def _compile_checked(source: str) -> _Compiled:
+    check_source_size(source)
     return _Compiled(source)
+
+
+_cache = SourceCache(_compile_checked, CACHE_BYTES)
 
 
 class Template:
@@ -3094,7 +3402,7 @@ class Template:
     def __init__(self, source: str) -> None:
         self.source = source
         try:
-            self._c = _compile(source)
+            self._c = _cache.get(source)
         except RecursionError:
             raise TemplateError("template: nesting too deep") from None
 
@@ -3131,9 +3439,9 @@ class Template:
         """The template reads a message's ``.Thinking``."""
         return "thinking" in self._c.vars
 
-    def execute(self, data: Any) -> str:
+    def execute(self, data: Any, limits: Limits | None = None) -> str:
         """Plain Go-template execution with ``data`` as dot (and ``$``)."""
-        return self._c.execute(data)
+        return self._c.execute(self._c.state(data, limits or Limits()))
 
 
 def _think_values(think: bool | str | None) -> tuple[bool, str, bool]:
@@ -3152,6 +3460,7 @@ def render(
     think: bool | str | None = None,
     prompt: str | None = None,
     suffix: str | None = None,
+    limits: Limits | None = None,
 ) -> str:
     """Render a prompt the way Ollama's ``Template.Execute`` does.
 
@@ -3169,19 +3478,24 @@ def render(
     ``think`` is the request's ``think`` value: ``True`` gives ``.Think`` true and
     ``.ThinkLevel`` ``"medium"``, a level string gives both; ``.IsThinkSet`` tells whether
     it was given at all.  Images are not turned into ``[img-N]`` tags here.
+
+    ``limits`` bound the work (see :class:`Limits`); in legacy mode they apply to all the
+    turns together.
     """
     template = _as_template(template)
+    limits = limits or Limits()
     think_on, level, think_set = _think_values(think)
     if prompt and suffix:
         return template.execute(
-            {
+            limits=limits,
+            data={
                 "Prompt": prompt,
                 "Suffix": suffix,
                 "Response": "",
                 "Think": think_on,
                 "ThinkLevel": level,
                 "IsThinkSet": think_set,
-            }
+            },
         )
     msgs: list[Any] = list(messages)
     if prompt is not None and not suffix:
@@ -3189,7 +3503,8 @@ def render(
     system, collated = _collate(msgs)
     if template.uses_messages:
         return template.execute(
-            {
+            limits=limits,
+            data={
                 "System": system,
                 "Messages": [_message(m) for m in collated],
                 "Tools": template_tools(tools) if tools is not None else ToolList(None),
@@ -3197,18 +3512,22 @@ def render(
                 "Think": think_on,
                 "ThinkLevel": level,
                 "IsThinkSet": think_set,
-            }
+            },
         )
 
     compiled = template._c
     parts: list[str] = []
     turn = {"System": "", "Prompt": "", "Response": ""}
+    previous: _State | None = None
 
-    def values() -> dict[str, Any]:
-        return {**turn, "Think": think_on, "ThinkLevel": level, "IsThinkSet": think_set}
+    def run(fn: _Exec | None = None) -> None:
+        nonlocal previous
+        data = {**turn, "Think": think_on, "ThinkLevel": level, "IsThinkSet": think_set}
+        previous = compiled.state(data, limits, after=previous)
+        parts.append(compiled.execute(previous, fn))
 
     def flush() -> None:
-        parts.append(compiled.execute(values()))
+        run()
         turn["System"] = turn["Prompt"] = turn["Response"] = ""
 
     for m in collated:
@@ -3223,7 +3542,7 @@ def render(
             turn["Prompt"] = content
         elif role == "assistant":
             turn["Response"] = content
-    parts.append(compiled.execute(values(), compiled.cut))
+    run(compiled.cut)
     return "".join(parts)
 
 
