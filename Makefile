@@ -32,6 +32,7 @@ check:
 	$(RUN)/ruff check src tests benchmarks examples ci
 	$(RUN)/ruff format --check src tests benchmarks examples ci
 	$(RUN)/mypy
+	$(RUN)/lint-imports
 	$(RUN)/python ci/unasync.py --check
 
 pytest:

@@ -290,3 +290,25 @@ async def test_create_blob_reports_progress(api: Api, server: FakeOllama) -> Non
     seen.clear()
     await api("create_blob", data, progress=lambda sent, total: seen.append((sent, total)))
     assert seen == [(len(data), len(data))]  # already there: reported complete at once
+
+
+async def test_create_blob_with_a_known_digest_reads_the_file_once(
+    api: Api, server: FakeOllama, tmp_path: Path
+) -> None:
+    path = tmp_path / "weights.gguf"
+    path.write_bytes(b"GGUF weights")
+    digest = _digest(b"GGUF weights")
+    server.expect("HEAD", f"/api/blobs/{digest}", Reply.empty(404))
+    server.expect("POST", f"/api/blobs/{digest}", Reply.empty(201))
+    seen: list[tuple[int, int]] = []
+    given = digest.replace("sha256:", "sha256-")  # both spellings are accepted
+    progress = lambda sent, total: seen.append((sent, total))  # noqa: E731
+    assert await api("create_blob", path, digest=given, progress=progress) == digest
+    assert [(r.method, r.path) for r in server.requests] == [
+        ("HEAD", f"/api/blobs/{digest}"),
+        ("POST", f"/api/blobs/{digest}"),
+    ]
+    assert server.requests[-1].body == b"GGUF weights"
+    assert seen == [(12, 12)]
+    with pytest.raises(RequestError, match="invalid digest"):
+        await api("create_blob", path, digest="sha256:xyz")

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import gc
 import gzip
+import inspect
 import json
 import logging
 import os
@@ -796,6 +797,27 @@ async def test_a_keep_alive_connection_closed_by_the_server_is_not_an_error(
 
 
 # -- redirects -----------------------------------------------------------------------------------
+
+
+def test_httpx_still_offers_the_private_redirect_builder() -> None:
+    """The sync fast path (a request to a local server skips httpx's send chain, about a tenth
+    of a small round trip, see docs/performance.md) continues a redirect answer with httpx's
+    private ``Client._build_redirect_request``, so that the request is not sent twice and
+    httpx's redirect rules still apply. If an httpx upgrade removes or changes it, the fast
+    path turns itself off and this test fails, to be looked at."""
+    build = getattr(httpx.Client, "_build_redirect_request", None)
+    assert callable(build), "httpx.Client._build_redirect_request is gone"
+    assert list(inspect.signature(build).parameters) == ["self", "request", "response"]
+    with httpx.Client() as client:
+        request = client.build_request(
+            "POST", "http://one.test/api/chat", headers={"Authorization": "Bearer k"}, content=b"{}"
+        )
+        answer = httpx.Response(303, headers={"Location": "http://two.test/v2"}, request=request)
+        following = build(client, request, answer)
+        assert (following.method, str(following.url)) == ("GET", "http://two.test/v2")
+        assert "authorization" not in following.headers  # another origin: no credentials
+    with Client("http://127.0.0.1:9") as kit:
+        assert kit._http._direct  # so the fast path is on
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import pydantic
 import pytest
 
 from ollamakit._errors import OllamaError, ParseError, RequestError
+from ollamakit._schema import json_schema_for
 from ollamakit._structured import format_schema
-from ollamakit._tools import json_schema_for
 
 SRC = str(pathlib.Path(__file__).resolve().parents[1] / "src")
 
@@ -320,7 +320,7 @@ package.__path__ = [{src!r} + "/ollamakit"]
 sys.modules["ollamakit"] = package
 
 import ollamakit._structured
-assert "ollamakit._tools" not in sys.modules  # loaded only when a type is given
+assert "ollamakit._schema" not in sys.modules  # loaded only when a type is given
 from ollamakit._structured import format_schema
 from ollamakit._errors import ParseError
 

@@ -21,14 +21,9 @@ import pydantic
 import pytest
 
 from ollamakit import AsyncClient, ChatResponse, Client, Message, OllamaError, RequestError, Tool
-from ollamakit._tools import (
-    ToolLoopLimitError,
-    arun_tools,
-    coerce_argument,
-    result_text,
-    run_tools,
-    tool_schemas,
-)
+from ollamakit._coerce import coerce_argument
+from ollamakit._schema import tool_schemas
+from ollamakit._tool_loop import ToolLoopLimitError, arun_tools, result_text, run_tools
 from ollamakit.testing import FakeOllama, Reply
 from support import Api
 

@@ -1,4 +1,4 @@
-"""Tool definitions from Python callables and classes (ollamakit._tools).
+"""Tool definitions from Python callables and classes (ollamakit._schema, _docstrings).
 
 This module itself uses ``from __future__ import annotations``, so every annotation below is a
 string that the converter has to resolve.
@@ -41,8 +41,9 @@ import pytest
 import typing_extensions
 from typing_extensions import NotRequired, Required
 
+from ollamakit._docstrings import parse_docstring
 from ollamakit._errors import RequestError
-from ollamakit._tools import json_schema_for, parse_docstring, tool_schema, tool_schemas
+from ollamakit._schema import json_schema_for, tool_schema, tool_schemas
 
 SRC = str(pathlib.Path(__file__).resolve().parents[1] / "src")
 
@@ -1415,7 +1416,7 @@ package = types.ModuleType("ollamakit")
 package.__path__ = [{src!r} + "/ollamakit"]
 sys.modules["ollamakit"] = package
 
-from ollamakit._tools import tool_schema, json_schema_for
+from ollamakit._schema import tool_schema, json_schema_for
 from ollamakit._errors import RequestError
 
 @dataclasses.dataclass
@@ -1460,7 +1461,7 @@ def test_import_does_not_import_pydantic() -> None:
         "import sys, types\n"
         f"package = types.ModuleType('ollamakit'); package.__path__ = [{SRC!r} + '/ollamakit']\n"
         "sys.modules['ollamakit'] = package\n"
-        "import ollamakit._tools\n"
+        "import ollamakit._schema, ollamakit._coerce, ollamakit._tool_loop\n"
         "print('pydantic' in sys.modules)\n"
     )
     result = subprocess.run(

@@ -200,15 +200,20 @@ def _module_function(name: str) -> Any:
     return call
 
 
-_LAZY_TOOLS = frozenset({"ToolLoopLimitError", "arun_tools", "run_tools", "tool_schema"})
+# The tool machinery (inspect, typing introspection) loads only when first used.
+_LAZY_TOOLS = {
+    "ToolLoopLimitError": "_tool_loop",
+    "arun_tools": "_tool_loop",
+    "run_tools": "_tool_loop",
+    "tool_schema": "_schema",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_TOOLS:
-        # The tool machinery (inspect, typing introspection) loads only when first used.
-        from . import _tools
+        import importlib
 
-        value = getattr(_tools, name)
+        value = getattr(importlib.import_module(f".{_LAZY_TOOLS[name]}", __name__), name)
         globals()[name] = value
         return value
     if name in _CLIENT_FUNCTIONS:
@@ -219,7 +224,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from ._tools import ToolLoopLimitError, arun_tools, run_tools, tool_schema
+    from ._schema import tool_schema
+    from ._tool_loop import ToolLoopLimitError, arun_tools, run_tools
 
     _typed = Client()
     chat = _typed.chat

@@ -667,15 +667,18 @@ class AsyncClient(AsyncMode, ClientBase):
         *,
         timeout: Any = NOT_GIVEN,
         progress: BlobProgress | None = None,
+        digest: str | None = None,
     ) -> str:
         """Upload a file (path, bytes or binary file object) as a blob; returns its digest.
 
         The content is hashed and sent in 1 MiB pieces, so memory stays flat for multi-GB
         files, and nothing is sent when the server already has the blob (``progress`` is then
         called once, complete). ``progress(sent, total)`` follows the upload; with
-        AsyncClient it is called from the worker thread that reads the file.
+        AsyncClient it is called from the worker thread that reads the file. A ``digest``
+        already computed (``sha256:<hex>``) saves reading the file to hash it; the server
+        refuses the upload if the bytes do not match it.
         """
-        blob, spool = await self._in_worker(prepare_blob, path)
+        blob, spool = await self._in_worker(prepare_blob, path, digest)
         try:
             if await self.blob_exists(blob.digest, timeout=timeout):
                 if progress is not None:

@@ -226,7 +226,7 @@ def _messages(messages: MessagesArg) -> list[dict[str, Any]] | None:
 def _tools(tools: ToolsArg) -> list[Any]:
     if not tools:
         return []  # sent as "tools": [] like the official package
-    from ._tools import tool_schemas
+    from ._schema import tool_schemas
 
     return tool_schemas(tools)
 
@@ -291,37 +291,43 @@ def _read_pieces(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def prepare_blob(source: BlobSource) -> tuple[Blob, Path | None]:
-    """Hash a blob in constant memory. Returns the blob and a temp file to delete afterwards."""
+def prepare_blob(source: BlobSource, known: str | None = None) -> tuple[Blob, Path | None]:
+    """Hash a blob in constant memory, unless its digest is ``known``. Returns the blob and a
+    temp file to delete afterwards."""
+    if known is not None:
+        known = check_digest(known)
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return Blob("sha256:" + hashlib.sha256(data).hexdigest(), len(data), data=data), None
+        digest = known or "sha256:" + hashlib.sha256(data).hexdigest()
+        return Blob(digest, len(data), data=data), None
     if isinstance(source, str | Path):
         path = Path(source).expanduser()
         if not path.is_file():
             raise RequestError(f"blob file not found: {path}")
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            while chunk := file.read(_BLOB_CHUNK):
-                digest.update(chunk)
-        return Blob("sha256:" + digest.hexdigest(), path.stat().st_size, path=path), None
+        if known is None:
+            hashed = hashlib.sha256()
+            with path.open("rb") as file:
+                while chunk := file.read(_BLOB_CHUNK):
+                    hashed.update(chunk)
+            known = "sha256:" + hashed.hexdigest()
+        return Blob(known, path.stat().st_size, path=path), None
     read = getattr(source, "read", None)
     if not callable(read):
         raise RequestError(f"create_blob takes a path, bytes or a binary file, not {source!r}")
     # A file object may not be seekable (a pipe): spool it to disk while hashing.
     import tempfile
 
-    digest = hashlib.sha256()
+    spooled = hashlib.sha256()
     size = 0
     with tempfile.NamedTemporaryFile(prefix="ollamakit-blob-", delete=False) as spool:
         while chunk := read(_BLOB_CHUNK):
             if isinstance(chunk, str):
                 raise RequestError("create_blob needs a file opened in binary mode ('rb')")
-            digest.update(chunk)
+            spooled.update(chunk)
             spool.write(chunk)
             size += len(chunk)
     path = Path(spool.name)
-    return Blob("sha256:" + digest.hexdigest(), size, path=path), path
+    return Blob(known or "sha256:" + spooled.hexdigest(), size, path=path), path
 
 
 def check_digest(digest: str) -> str:

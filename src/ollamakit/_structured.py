@@ -12,7 +12,7 @@ Parsing is lax where JSON is ambiguous (``"3"`` for an int), as pydantic is by d
 * pydantic models: ``model_json_schema()`` (sent as is, ``$defs`` included: the server turns the
   whole schema into a grammar) and ``model_validate_json``;
 * every other type (dataclass, TypedDict, msgspec Struct, ``list[Model]``, ``Literal``, ...):
-  the schema of :func:`ollamakit._tools.json_schema_for` (inlined) and msgspec's decoder, which
+  the schema of :func:`ollamakit._schema.json_schema_for` (inlined) and msgspec's decoder, which
   reads these types natively; pydantic's ``TypeAdapter`` instead when the type carries pydantic
   parts msgspec would skip (pydantic dataclasses, ``Field``/``annotated_types`` constraints).
 
@@ -108,7 +108,7 @@ def _schema(tp: Any) -> tuple[FormatValue, Parser]:
             raise RequestError(f"cannot describe {name} as a JSON schema: {exc}") from exc
         return schema, _pydantic_parser(tp.model_validate_json, name)
 
-    from ._tools import json_schema_for
+    from ._schema import json_schema_for
 
     schema = json_schema_for(tp)
     adapter = _pydantic_adapter(tp) if _uses_pydantic(tp, set()) else None
@@ -140,11 +140,11 @@ def _pydantic_parser(validate_json: Callable[[str], Any], name: str) -> Parser:
 
 
 def _msgspec_parser(tp: Any, name: str) -> Parser:
-    from ._tools import _dec_hook
+    from ._coerce import dec_hook
 
     try:
         decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-            tp, strict=False, dec_hook=_dec_hook
+            tp, strict=False, dec_hook=dec_hook
         )
     except TypeError as exc:
         raise RequestError(f"cannot parse JSON as {name}: {exc}") from exc
@@ -181,18 +181,18 @@ def _uses_pydantic(tp: Any, seen: set[int]) -> bool:
     seen.add(id(tp))
     import dataclasses
 
-    from ._tools import _class_hints, _is_form, _is_typeddict, _peel, _pydantic_dataclass
+    from ._schema import class_hints, is_form, is_typeddict, peel, pydantic_dataclass
 
-    bare, metadata = _peel(tp)
+    bare, metadata = peel(tp)
     for item in metadata:
         module = type(item).__module__.split(".")[0]
         if module in _PYDANTIC_MODULES:
             return True
-    if _pydantic_dataclass(bare):
+    if pydantic_dataclass(bare):
         return True
     origin = typing.get_origin(bare)
     if origin is not None:
-        if _is_form(origin, "Literal"):
+        if is_form(origin, "Literal"):
             return False
         members = [origin, *typing.get_args(bare)]
         return any(_uses_pydantic(member, seen) for member in members)
@@ -200,13 +200,13 @@ def _uses_pydantic(tp: Any, seen: set[int]) -> bool:
         return False
     structured = (
         dataclasses.is_dataclass(bare)
-        or _is_typeddict(bare)
+        or is_typeddict(bare)
         or (issubclass(bare, tuple) and hasattr(bare, "_fields"))
     )
     if not structured:
         return False
     try:
-        hints = _class_hints(bare)
+        hints = class_hints(bare)
     except RequestError:
         return False
     return any(_uses_pydantic(hint, seen) for hint in hints.values())

@@ -381,11 +381,12 @@ def test_create_uploads_the_weights_then_creates(
     result = cli("create", "mine", "-f", str(path))
     assert result.exit_code == 0, result.output
     assert [(r.method, r.path) for r in fake.requests] == [
-        ("HEAD", f"/api/blobs/{digest}"),
+        ("HEAD", f"/api/blobs/{digest}"),  # to say "using existing blob" when it is there
+        ("HEAD", f"/api/blobs/{digest}"),  # create_blob's own check
         ("POST", f"/api/blobs/{digest}"),
         ("POST", "/api/create"),
     ]
-    assert fake.requests[1].body == weights
+    assert fake.requests[2].body == weights
     assert bodies(fake, "/api/create") == [
         {
             "model": "mine",

@@ -345,6 +345,13 @@ class SyncHTTP(_HTTPBase):
             transport = Urllib3Transport()
         self.transport = transport
         self.client = httpx.Client(**self._client_kwargs(transport))
+        # The fast path continues a redirect with httpx's private _build_redirect_request
+        # (redirect rules are httpx's job, and the request must not be sent twice). Should an
+        # httpx release drop it, the fast path turns itself off: slower, still correct; a test
+        # fails loudly so that the change is noticed.
+        self._direct = self._direct and callable(
+            getattr(self.client, "_build_redirect_request", None)
+        )
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         if self.transport is not None and self.sends_directly(request):

@@ -1,14 +1,14 @@
 """``ollamakit create``: Modelfile to blobs to ``/api/create``, with progress.
 
 Each local file is hashed (one read, with a bar), skipped when the server already has the blob,
-otherwise uploaded with a byte bar. ``Client.create_blob`` would read the file twice more (hash,
-then upload) and has no progress hook, so the upload here streams the file itself.
+otherwise uploaded by ``Client.create_blob`` with a byte bar (given the digest, it does not read
+the file a second time to hash it).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .._sync_client import Client
     from .._types import ProgressResponse
 
-__all__ = ["create_model", "hash_file", "upload_blob"]
+__all__ = ["create_model", "hash_file"]
 
 _CHUNK = 1 << 20
 # /api/create fields that Client.create takes as parameters (``from`` is spelt ``from_``).
@@ -48,29 +48,6 @@ def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def upload_blob(
-    client: Client, path: Path, digest: str, progress: Callable[[int], None] | None = None
-) -> None:
-    """``POST /api/blobs/<digest>`` with the file streamed in 1 MiB pieces."""
-    size = path.stat().st_size
-
-    def pieces() -> Iterator[bytes]:
-        sent = 0
-        with path.open("rb") as file:
-            while block := file.read(_CHUNK):
-                yield block
-                sent += len(block)
-                if progress is not None:
-                    progress(sent)
-
-    client._http.request(
-        "POST",
-        f"/api/blobs/{digest}",
-        content=pieces(),
-        headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-    )
-
-
 def _blob(client: Client, path: Path, view: ProgressView) -> str:
     size = path.stat().st_size
     hash_key = f"hash:{path}"
@@ -81,7 +58,9 @@ def _blob(client: Client, path: Path, view: ProgressView) -> str:
         return digest
     label = f"copying file {digest[:19]}"
     view.bar(digest, label, size, 0)
-    upload_blob(client, path, digest, lambda sent: view.bar(digest, label, size, sent))
+    client.create_blob(
+        path, digest=digest, progress=lambda sent, total: view.bar(digest, label, total, sent)
+    )
     return digest
 
 
@@ -91,7 +70,9 @@ def _create_stream(
     arguments = {_CREATE_PARAMETERS[key]: value for key, value in request.items()
                  if key in _CREATE_PARAMETERS}  # fmt: skip
     if len(arguments) == len(request):
-        return client.create(name, **arguments, stream=True)  # type: ignore[no-any-return]
+        # With the arguments as a mapping, no overload of create is chosen: say which it is.
+        created: Stream[ProgressResponse] = client.create(name, **arguments, stream=True)
+        return created
     # RENDERER, PARSER, REQUIRES and DRAFT have no Client.create parameter; create(modelfile=)
     # sends them. It hashes the files again, but the blobs are already there, so nothing is
     # uploaded twice.

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .. import _env
 from .._errors import NotFoundError, OllamaError
 from ._format import metrics_summary, show_info
+from ._options import THINK_LEVELS, RunOptions, think_level, wrap_width
 from ._render import AnswerRenderer, Spinner, extract_images, styled
-from ._run import THINK_LEVELS, RunOptions, think_level, wrap_width
 
 if TYPE_CHECKING:
     from .._sync_client import Client

@@ -1,101 +1,21 @@
-"""``ollamakit run``: one-shot generation, or the interactive chat (see :mod:`._repl`)."""
+"""``ollamakit run``: a one-shot answer, or the interactive chat (:mod:`._repl`)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ._format import metrics_summary
+from ._options import RunOptions, wrap_width
 from ._render import AnswerRenderer, Spinner, extract_images, is_tty, styled
+from ._repl import Repl
 
 if TYPE_CHECKING:
     from .._sync_client import Client
     from .._types import ShowResponse
 
-__all__ = [
-    "RunOptions",
-    "ensure_model",
-    "one_shot",
-    "parse_format",
-    "parse_keep_alive",
-    "parse_think",
-    "pull_with_progress",
-    "run",
-    "wrap_width",
-]
-
-ThinkLevel = Literal["low", "medium", "high", "max"]
-ThinkValue = bool | ThinkLevel | None
-_LEVELS: dict[str, ThinkLevel] = {"low": "low", "medium": "medium", "high": "high", "max": "max"}
-THINK_LEVELS = tuple(_LEVELS)
-
-
-@dataclass
-class RunOptions:
-    model: str
-    format: Any = None
-    think: ThinkValue = None
-    hide_thinking: bool = False
-    verbose: bool = False
-    keep_alive: float | str | None = None
-    word_wrap: bool = True
-
-
-def think_level(text: str) -> ThinkLevel | None:
-    return _LEVELS.get(text.strip().lower())
-
-
-def parse_think(value: str | None) -> ThinkValue:
-    """``--think`` / ``--think=false`` / ``--think=high``; raises ValueError otherwise."""
-    if value is None:
-        return None
-    text = value.strip().lower()
-    if text in ("", "true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    level = think_level(text)
-    if level is not None:
-        return level
-    raise ValueError(f"invalid value {value!r}: use true, false, {', '.join(THINK_LEVELS)}")
-
-
-def parse_format(value: str | None) -> Any:
-    """``json``, or a JSON schema given inline; raises ValueError otherwise."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text == "json":
-        return "json"
-    if text.startswith("{"):
-        try:
-            schema = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON schema: {exc}") from None
-        if isinstance(schema, dict):
-            return schema
-    raise ValueError(f"invalid format {value!r}: use json or a JSON schema")
-
-
-def parse_keep_alive(value: str | None) -> float | str | None:
-    """A duration such as ``5m`` passes as is; a bare number is seconds."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() else number
-
-
-def wrap_width(stream: TextIO) -> int | None:
-    if not is_tty(stream):
-        return None
-    return max(shutil.get_terminal_size().columns - 5, 10)
+__all__ = ["ensure_model", "one_shot", "pull_with_progress", "run"]
 
 
 def pull_with_progress(client: Client, model: str, insecure: bool = False) -> None:
@@ -192,6 +112,4 @@ def run(client: Client, options: RunOptions, prompt_words: tuple[str, ...]) -> i
         return _embed(client, options, " ".join(prompts), sys.stdout)
     if not interactive:
         return one_shot(client, options, " ".join(prompts), info)
-    from ._repl import Repl
-
     return Repl(client, options, info).run()

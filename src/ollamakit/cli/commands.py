@@ -263,23 +263,23 @@ def run(
     In the chat, type /? for help, \"\"\" to start a multi-line message, Ctrl-C to stop an
     answer and Ctrl-D or /bye to leave.
     """
-    from . import _run
+    from . import _options, _run
 
     try:
-        think_value = _run.parse_think(think)
+        think_value = _options.parse_think(think)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--think'") from None
     try:
-        format_value = _run.parse_format(format_)
+        format_value = _options.parse_format(format_)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--format'") from None
-    options = _run.RunOptions(
+    options = _options.RunOptions(
         model=model,
         format=format_value,
         think=think_value,
         hide_thinking=hidethinking,
         verbose=verbose,
-        keep_alive=_run.parse_keep_alive(keepalive),
+        keep_alive=_options.parse_keep_alive(keepalive),
         word_wrap=not nowordwrap,
     )
     from ._autostart import ensure_server
@@ -453,8 +453,8 @@ def embed(
     """Embed each TEXT (or each line of piped input): one JSON vector per line."""
     import json
 
+    from ._options import parse_keep_alive
     from ._render import is_tty
-    from ._run import parse_keep_alive
 
     inputs = list(text)
     if not inputs and not is_tty(sys.stdin):

@@ -43,9 +43,6 @@ still emitted for other consumers and cost nothing when the server drops them. T
 
 pydantic is optional: it is imported only for pydantic models, pydantic dataclasses, and types
 this module does not know natively (it is then the fallback).
-
-:func:`run_tools` / :func:`arun_tools` run the tool-calling loop on top of this: chat, run the
-tools the model asked for, send their results back, until the model answers.
 """
 
 from __future__ import annotations
@@ -61,26 +58,29 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from ._errors import OllamaError, RequestError
+from ._docstrings import Docstring, doc_type, own_doc, parse_docstring
+from ._errors import RequestError
 from ._types import NOT_GIVEN
 
 if TYPE_CHECKING:
     from pydantic.json_schema import GenerateJsonSchema
 
-    from ._async_client import AsyncClient
-    from ._sync_client import Client
-    from ._types import ChatResponse, Tool
-
 __all__ = [
-    "ToolLoopLimitError",
-    "arun_tools",
+    "CallableInfo",
+    "ToolParameter",
+    "class_hints",
+    "inspect_callable",
+    "is_form",
+    "is_typeddict",
     "json_schema_for",
-    "run_tools",
+    "peel",
+    "pydantic_dataclass",
+    "pydantic_model",
     "tool_schema",
     "tool_schemas",
 ]
@@ -93,210 +93,11 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 
 
 # --------------------------------------------------------------------------------------------
-# Docstrings
-# --------------------------------------------------------------------------------------------
-
-
-class Docstring(NamedTuple):
-    """A parsed docstring: the text before the sections, and per-parameter text and types."""
-
-    summary: str
-    params: dict[str, str]
-    types: dict[str, str]
-
-
-_PARAM_SECTIONS = frozenset(
-    {
-        "args",
-        "arguments",
-        "parameters",
-        "params",
-        "keyword args",
-        "keyword arguments",
-        "other parameters",
-        "other params",
-        "attributes",
-    }
-)
-_SECTIONS = _PARAM_SECTIONS | {
-    "returns",
-    "return",
-    "yields",
-    "yield",
-    "receives",
-    "raises",
-    "raise",
-    "exceptions",
-    "warns",
-    "warnings",
-    "warning",
-    "examples",
-    "example",
-    "notes",
-    "note",
-    "see also",
-    "references",
-    "todo",
-    "methods",
-}
-_REST_PARAM_FIELDS = frozenset(
-    {"param", "parameter", "arg", "argument", "key", "keyword", "ivar", "var", "cvar"}
-)
-_REST_TYPE_FIELDS = frozenset({"type", "vartype"})
-
-_UNDERLINE = re.compile(r"[-=]{3,}")
-_GOOGLE_HEADER = re.compile(r"([A-Za-z][A-Za-z ]*?)\s*:")
-_GOOGLE_ENTRY = re.compile(r"(\*{0,2}\w+)\s*(?:\(([^)]*)\))?\s*:\s*(.*)")
-_NUMPY_ENTRY = re.compile(r"(\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)*)\s*(?::\s*(.*))?")
-_REST_FIELD = re.compile(r":(\w+)(?:\s+([^:]*?))?\s*:\s*(.*)")
-
-_Target = list[tuple[dict[str, str], str]]
-
-
-def _append(target: _Target, text: str) -> None:
-    for mapping, key in target:
-        mapping[key] = f"{mapping[key]} {text}" if mapping[key] else text
-
-
-def parse_docstring(doc: str | None) -> Docstring:
-    """Split a Google, NumPy or reST docstring into summary, parameter texts and types.
-
-    Headers and fields count only at the docstring's own indentation and only under a known
-    section name, so a parameter called ``args`` (indented under ``Args:``) or a summary line
-    ending with a colon is never taken for a section.
-    """
-    if not doc:
-        return Docstring("", {}, {})
-    lines = inspect.cleandoc(doc).splitlines()
-    summary: list[str] = []
-    params: dict[str, str] = {}
-    types_: dict[str, str] = {}
-    state = "summary"
-    entry_indent: int | None = None
-    target: _Target = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        stripped = line.strip()
-        if not stripped:
-            if state == "summary":
-                summary.append("")
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent == 0:
-            key = stripped.lower()
-            if key in _SECTIONS and i < len(lines) and _UNDERLINE.fullmatch(lines[i].strip()):
-                state = "numpy" if key in _PARAM_SECTIONS else "skip"
-                target = []
-                i += 1
-                continue
-            header = _GOOGLE_HEADER.fullmatch(stripped)
-            if header is not None and header.group(1).lower() in _SECTIONS:
-                state = "google" if header.group(1).lower() in _PARAM_SECTIONS else "skip"
-                entry_indent = None
-                target = []
-                continue
-            field = _REST_FIELD.fullmatch(stripped)
-            if field is not None:
-                state = "field"
-                target = []
-                kind, arg, text = field.group(1).lower(), field.group(2), field.group(3).strip()
-                words = arg.split() if arg else []
-                if words:
-                    name = words[-1].lstrip("*")
-                    if kind in _REST_PARAM_FIELDS:
-                        params[name] = text
-                        target = [(params, name)]
-                        if len(words) > 1:
-                            types_[name] = " ".join(words[:-1])
-                    elif kind in _REST_TYPE_FIELDS:
-                        types_[name] = text
-                        target = [(types_, name)]
-                continue
-        if state == "summary":
-            summary.append(line)
-        elif state == "google":
-            if entry_indent is None:
-                entry_indent = indent
-            if indent > entry_indent:
-                _append(target, stripped)
-            elif indent < entry_indent:
-                # Unindented prose after the entries closes the section.
-                state, target = "end", []
-            elif (entry := _GOOGLE_ENTRY.fullmatch(stripped)) is not None:
-                name = entry.group(1).lstrip("*")
-                params[name] = entry.group(3).strip()
-                if entry.group(2):
-                    types_[name] = entry.group(2).strip()
-                target = [(params, name)]
-            else:
-                _append(target, stripped)
-        elif state == "numpy":
-            if indent > 0:
-                _append(target, stripped)
-            elif (entry := _NUMPY_ENTRY.fullmatch(stripped)) is not None:
-                names = [n.strip().lstrip("*") for n in entry.group(1).split(",")]
-                target = []
-                for name in names:
-                    params[name] = ""
-                    target.append((params, name))
-                    if entry.group(2):
-                        types_[name] = entry.group(2).strip()
-            else:
-                target = []
-        elif state == "field":
-            if indent > 0:
-                _append(target, stripped)
-            else:
-                state, target = "end", []
-    return Docstring("\n".join(summary).strip(), params, types_)
-
-
-# Docstring types used for unannotated parameters; only unambiguous spellings.
-_DOC_TYPES: dict[str, type] = {
-    "int": int,
-    "integer": int,
-    "float": float,
-    "number": float,
-    "str": str,
-    "string": str,
-    "bool": bool,
-    "boolean": bool,
-    "list": list,
-    "array": list,
-    "dict": dict,
-    "object": dict,
-}
-
-
-def _doc_type(text: str | None) -> Any:
-    if not text:
-        return Any
-    words = [w.strip() for w in text.split(",") if w.strip() and w.strip() != "optional"]
-    return _DOC_TYPES.get(words[0], Any) if len(words) == 1 else Any
-
-
-def _own_doc(cls: type) -> str | None:
-    """A class's own docstring: never one inherited from BaseModel, Struct or object."""
-    doc = cls.__dict__.get("__doc__")
-    if not isinstance(doc, str):
-        return None
-    # dataclass() invents "Name(x: int, ...)" when the class has no docstring, and Enum
-    # before Python 3.11 "An enumeration.".
-    if dataclasses.is_dataclass(cls) and doc.startswith(f"{cls.__name__}(") and "\n" not in doc:
-        return None
-    if issubclass(cls, enum.Enum) and doc == "An enumeration.":
-        return None
-    return doc
-
-
-# --------------------------------------------------------------------------------------------
 # Type inspection helpers
 # --------------------------------------------------------------------------------------------
 
 
-def _is_form(obj: Any, name: str) -> bool:
+def is_form(obj: Any, name: str) -> bool:
     """Whether obj is the typing special form ``name``, from typing or typing_extensions."""
     if obj is getattr(typing, name, _EMPTY):
         return True
@@ -307,18 +108,18 @@ def _is_form(obj: Any, name: str) -> bool:
 _QUALIFIERS = ("Required", "NotRequired", "ReadOnly", "Final", "ClassVar")
 
 
-def _peel(tp: Any) -> tuple[Any, list[Any]]:
+def peel(tp: Any) -> tuple[Any, list[Any]]:
     """Strip ``Annotated`` and field qualifiers, returning the bare type and the metadata."""
     metadata: list[Any] = []
     while True:
         origin = typing.get_origin(tp)
         if origin is None:
             return tp, metadata
-        if _is_form(origin, "Annotated"):
+        if is_form(origin, "Annotated"):
             # Inner metadata first so that an outer annotation overrides it.
             metadata[:0] = list(tp.__metadata__)
             tp = tp.__origin__
-        elif any(_is_form(origin, name) for name in _QUALIFIERS):
+        elif any(is_form(origin, name) for name in _QUALIFIERS):
             tp = typing.get_args(tp)[0]
         else:
             return tp, metadata
@@ -328,10 +129,10 @@ def _qualifiers(tp: Any) -> set[str]:
     """The field qualifiers (``Required``, ``NotRequired``, ...) wrapped around a type."""
     found: set[str] = set()
     while (origin := typing.get_origin(tp)) is not None:
-        if _is_form(origin, "Annotated"):
+        if is_form(origin, "Annotated"):
             tp = tp.__origin__
             continue
-        name = next((n for n in _QUALIFIERS if _is_form(origin, n)), None)
+        name = next((n for n in _QUALIFIERS if is_form(origin, n)), None)
         if name is None:
             break
         found.add(name)
@@ -339,7 +140,7 @@ def _qualifiers(tp: Any) -> set[str]:
     return found
 
 
-def _is_typeddict(tp: Any) -> bool:
+def is_typeddict(tp: Any) -> bool:
     return (
         isinstance(tp, type)
         and hasattr(tp, "__required_keys__")
@@ -348,14 +149,14 @@ def _is_typeddict(tp: Any) -> bool:
     )
 
 
-def _pydantic_model(tp: Any) -> bool:
+def pydantic_model(tp: Any) -> bool:
     # pydantic cannot have made tp unless it is already imported; checking sys.modules keeps
     # plain functions free of a pydantic import.
     pydantic = sys.modules.get("pydantic")
     return pydantic is not None and isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
 
 
-def _pydantic_dataclass(tp: Any) -> bool:
+def pydantic_dataclass(tp: Any) -> bool:
     return dataclasses.is_dataclass(tp) and hasattr(tp, "__pydantic_validator__")
 
 
@@ -735,7 +536,7 @@ def _object(
     return schema
 
 
-def _class_hints(cls: type) -> dict[str, Any]:
+def class_hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls, include_extras=True)
     except Exception:
@@ -789,7 +590,7 @@ class _SchemaBuilder:
         self, tp: Any, description: str | None = None, default: Any = _EMPTY
     ) -> JsonSchema:
         """The schema of one parameter or field, with its description and default."""
-        bare, metadata = _peel(tp)
+        bare, metadata = peel(tp)
         schema = self.build(bare)
         if description:
             schema["description"] = description
@@ -812,14 +613,14 @@ class _SchemaBuilder:
 
     def _generic(self, tp: Any, origin: Any) -> JsonSchema:
         args = typing.get_args(tp)
-        if _is_form(origin, "Annotated"):
-            bare, metadata = _peel(tp)
+        if is_form(origin, "Annotated"):
+            bare, metadata = peel(tp)
             return _apply_metadata(self.build(bare), metadata)
-        if any(_is_form(origin, name) for name in _QUALIFIERS):
+        if any(is_form(origin, name) for name in _QUALIFIERS):
             return self.build(args[0])
         if origin is typing.Union or origin is types.UnionType:
             return self._union(args)
-        if _is_form(origin, "Literal"):
+        if is_form(origin, "Literal"):
             return self._literal(args)
         if origin is tuple:
             return self._tuple(args)
@@ -837,7 +638,7 @@ class _SchemaBuilder:
             if values:
                 schema["additionalProperties"] = values
             return schema
-        if isinstance(origin, type) and (dataclasses.is_dataclass(origin) or _is_typeddict(origin)):
+        if isinstance(origin, type) and (dataclasses.is_dataclass(origin) or is_typeddict(origin)):
             parameters = getattr(origin, "__parameters__", ())
             saved = self._typevars
             self._typevars = {**saved, **dict(zip(parameters, args))}
@@ -853,7 +654,7 @@ class _SchemaBuilder:
         members = list(members)
         concrete = [m for m in members if m is not None and m is not type(None)]
         nullable = len(concrete) < len(members)
-        if concrete and all(_is_form(typing.get_origin(m), "Literal") for m in concrete):
+        if concrete and all(is_form(typing.get_origin(m), "Literal") for m in concrete):
             values = [v for m in concrete for v in typing.get_args(m)]
             return self._literal([*values, None] if nullable else values)
         schemas = _dedupe(self.build(m) for m in concrete)
@@ -868,7 +669,7 @@ class _SchemaBuilder:
     def _literal(self, args: Iterable[Any]) -> JsonSchema:
         values: list[Any] = []
         for arg in args:
-            if _is_form(typing.get_origin(arg), "Literal"):
+            if is_form(typing.get_origin(arg), "Literal"):
                 candidates: Iterable[Any] = typing.get_args(arg)
             else:
                 candidates = (arg,)
@@ -900,7 +701,7 @@ class _SchemaBuilder:
         return schema
 
     def _class(self, cls: type) -> JsonSchema:
-        if _is_typeddict(cls):
+        if is_typeddict(cls):
             return self._structured(cls, self._typeddict_fields)
         if issubclass(cls, enum.Enum):
             return self._enum(cls)
@@ -913,14 +714,14 @@ class _SchemaBuilder:
             known = getattr(module, attr, None) if module is not None else None
             if isinstance(known, type) and issubclass(cls, known):
                 return dict(formatted)
-        if _pydantic_model(cls) or _pydantic_dataclass(cls):
+        if pydantic_model(cls) or pydantic_dataclass(cls):
             return _pydantic_schema(cls)
         if issubclass(cls, msgspec.Struct):
             return _msgspec_schema(cls)
         if dataclasses.is_dataclass(cls):
             return self._structured(cls, self._dataclass_fields)
         if issubclass(cls, tuple) and hasattr(cls, "_fields"):  # NamedTuple
-            hints = _class_hints(cls)
+            hints = class_hints(cls)
             return self._tuple(tuple(hints.get(name, Any) for name in cls._fields))
         if issubclass(cls, (list, tuple, set, frozenset, collections.deque)):
             schema: JsonSchema = {"type": "array"}
@@ -942,7 +743,7 @@ class _SchemaBuilder:
                 )
             values.append(value)
         schema: JsonSchema = {"type": _types_of(values), "enum": values}
-        summary = parse_docstring(_own_doc(cls)).summary
+        summary = parse_docstring(own_doc(cls)).summary
         if summary:
             schema["description"] = summary
         return schema
@@ -956,7 +757,7 @@ class _SchemaBuilder:
             return {"type": "object"}
         self._expanding.append(cls)
         try:
-            doc = parse_docstring(_own_doc(cls))
+            doc = parse_docstring(own_doc(cls))
             properties, required = fields(cls, doc)
         finally:
             self._expanding.pop()
@@ -965,7 +766,7 @@ class _SchemaBuilder:
     def _dataclass_fields(
         self, cls: type, doc: Docstring
     ) -> tuple[dict[str, JsonSchema], list[str]]:
-        hints = _class_hints(cls)
+        hints = class_hints(cls)
         properties: dict[str, JsonSchema] = {}
         required: list[str] = []
         for field in dataclasses.fields(cls):
@@ -987,7 +788,7 @@ class _SchemaBuilder:
         required_keys: frozenset[str] = getattr(cls, "__required_keys__", frozenset())
         properties: dict[str, JsonSchema] = {}
         required: list[str] = []
-        for name, tp in _class_hints(cls).items():
+        for name, tp in class_hints(cls).items():
             properties[name] = self.parameter(tp, doc.params.get(name))
             # Under ``from __future__ import annotations`` the class sees Required[...] only as
             # a string, so __required_keys__ misses it; the resolved hint has the final word.
@@ -1045,11 +846,11 @@ def _hint_source(obj: Any) -> tuple[Any, str, Any]:
         cls: Any = obj
         defines_init = cls.__init__ is not object.__init__
         init = cls.__init__ if defines_init else cls.__new__
-        doc = _own_doc(obj) or (inspect.getdoc(init) if defines_init else None)
+        doc = own_doc(obj) or (inspect.getdoc(init) if defines_init else None)
         return init, obj.__name__, doc
     call = type(obj).__call__
     name = getattr(obj, "__name__", None) or type(obj).__name__
-    doc = _own_doc(type(obj)) or inspect.getdoc(call)
+    doc = own_doc(type(obj)) or inspect.getdoc(call)
     return call, name, doc
 
 
@@ -1100,7 +901,7 @@ def inspect_callable(obj: Callable[..., Any]) -> CallableInfo:
         else:
             annotation = _resolve(param.annotation, source, param.name, name)
         if annotation is _EMPTY:
-            annotation = _doc_type(doc.types.get(param.name))
+            annotation = doc_type(doc.types.get(param.name))
         parameters.append(
             ToolParameter(
                 param.name, param.kind, annotation, param.default, doc.params.get(param.name)
@@ -1188,14 +989,14 @@ def tool_schema(obj: Any) -> dict[str, Any]:
         # default "type": "function" (omit_defaults).
         result = msgspec.to_builtins(obj)
     elif isinstance(obj, type):
-        if _is_typeddict(obj):
+        if is_typeddict(obj):
             return _class_tool(obj)
         if issubclass(obj, enum.Enum):
             raise RequestError(
                 f"{obj.__qualname__} is an Enum, which cannot be a tool; use it as the type "
                 "of a parameter"
             )
-        if _pydantic_model(obj) or issubclass(obj, msgspec.Struct) or dataclasses.is_dataclass(obj):
+        if pydantic_model(obj) or issubclass(obj, msgspec.Struct) or dataclasses.is_dataclass(obj):
             return _class_tool(obj)
         return _function_tool(obj)
     elif callable(getattr(obj, "model_dump", None)) or callable(getattr(obj, "to_dict", None)):
@@ -1224,479 +1025,3 @@ def tool_schemas(tools: Iterable[Any] | None) -> list[dict[str, Any]]:
             "in a list"
         )
     return [tool_schema(tool) for tool in tools]
-
-
-# --------------------------------------------------------------------------------------------
-# The tool-calling loop
-# --------------------------------------------------------------------------------------------
-
-ToolCallHook = Callable[[str, dict[str, Any]], object]
-"""Called with the tool name and the arguments the model sent, before the tool runs."""
-
-
-class ToolLoopLimitError(OllamaError):
-    """The model was still calling tools after ``max_steps`` chat rounds.
-
-    ``response`` is the last answer, ``messages`` the conversation (the caller's list). The tool
-    calls of the last round have been run and their results appended, so the conversation is
-    complete: pass ``messages`` to :func:`run_tools` again to continue, or to ``chat`` without
-    tools to ask for an answer.
-    """
-
-    def __init__(
-        self,
-        max_steps: int,
-        response: ChatResponse | None = None,
-        messages: MutableSequence[Any] | None = None,
-    ) -> None:
-        super().__init__(
-            f"the model was still calling tools after {max_steps} chat rounds (max_steps)"
-        )
-        self.max_steps = max_steps
-        self.response = response
-        self.messages: MutableSequence[Any] = messages if messages is not None else []
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.max_steps, self.response, self.messages))
-
-
-class _BadArguments(Exception):
-    """Arguments from the model that cannot be bound to the tool; the text goes to the model."""
-
-
-@functools.lru_cache(maxsize=256)
-def _pydantic_adapter(tp: Any) -> Any:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(tp)
-
-
-def _dec_hook(tp: Any, obj: Any) -> Any:
-    """Builds the types msgspec has no native support for, without importing pydantic."""
-    if _pydantic_model(tp) or _pydantic_dataclass(tp):
-        return _pydantic_adapter(tp).validate_python(obj)
-    if isinstance(tp, type):
-        if isinstance(obj, tp):
-            return obj
-        return tp(**obj) if isinstance(obj, dict) else tp(obj)
-    return obj  # a form such as Callable[...] that no JSON value can be checked against
-
-
-def _convert(value: Any, annotation: Any, bare: Any) -> Any:
-    if _pydantic_model(bare) or _pydantic_dataclass(bare):
-        return _pydantic_adapter(bare).validate_python(value)
-    return msgspec.convert(value, annotation, strict=False, dec_hook=_dec_hook)
-
-
-def coerce_argument(value: Any, annotation: Any) -> Any:
-    """``value`` (decoded JSON) converted to ``annotation`` where the JSON type differs.
-
-    Lax, as models write them: ``"3"`` for an int, ``"true"`` for a bool, an object for a
-    dataclass or model, a JSON-encoded string for a list or object, a number for a string.
-    Raises ``msgspec.ValidationError`` (or the ``ValueError`` of pydantic or a constructor)
-    when the value cannot be the type; a type that cannot be checked passes the value through.
-    """
-    bare, _ = _peel(annotation)
-    if bare is _EMPTY or bare is Any or bare is object:
-        return value
-    if bare is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if bare in (bytes, bytearray) and isinstance(value, str):
-        # The schema says "string"; msgspec would read it as base64.
-        return bare(value.encode())
-    try:
-        return _convert(value, annotation, bare)
-    except (msgspec.ValidationError, ValueError) as exc:
-        if not (isinstance(value, str) and value.lstrip()[:1] in ("[", "{")):
-            raise
-        try:
-            decoded = msgspec.json.decode(value)
-        except msgspec.DecodeError:
-            raise exc from None
-        return _convert(decoded, annotation, bare)
-    except TypeError:
-        return value  # msgspec cannot handle this annotation at all
-
-
-def _problem(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _argument_problem(exc: BaseException, annotation: Any) -> str:
-    text = _problem(exc)
-    if isinstance(exc, msgspec.ValidationError):
-        # msgspec names the bad value but not the allowed ones, which the model needs to retry.
-        try:
-            values = json_schema_for(annotation).get("enum")
-        except Exception:
-            values = None
-        if isinstance(values, list) and values:
-            text += f" (expected one of {', '.join(map(repr, values))})"
-    return text
-
-
-Binder = Callable[[dict[str, Any]], Callable[[], Any]]
-
-
-def _callable_binder(obj: Callable[..., Any]) -> Binder:
-    info = inspect_callable(obj)
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):
-        signature = None
-    open_keywords = signature is not None and any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()
-    )
-    known = [p.name for p in info.parameters]
-
-    def bind(arguments: dict[str, Any]) -> Callable[[], Any]:
-        unexpected = [key for key in arguments if key not in known]
-        if unexpected and not open_keywords:
-            expected = ", ".join(known) if known else "none"
-            raise _BadArguments(
-                f"unexpected argument{'s' if len(unexpected) > 1 else ''} "
-                f"{', '.join(map(repr, unexpected))} (the parameters are: {expected})"
-            )
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {key: arguments[key] for key in unexpected}
-        problems: list[str] = []
-        for param in info.parameters:
-            if param.name in arguments:
-                try:
-                    value = coerce_argument(arguments[param.name], param.annotation)
-                except Exception as exc:
-                    problems.append(f"{param.name!r}: {_argument_problem(exc, param.annotation)}")
-                    continue
-            elif param.default is _EMPTY:
-                problems.append(f"missing required argument {param.name!r}")
-                continue
-            elif param.kind is inspect.Parameter.POSITIONAL_ONLY:
-                value = param.default  # keeps the place of the positional arguments after it
-            else:
-                continue
-            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
-                args.append(value)
-            else:
-                kwargs[param.name] = value
-        if problems:
-            raise _BadArguments("; ".join(problems))
-        return functools.partial(obj, *args, **kwargs)
-
-    return bind
-
-
-def _class_binder(cls: type) -> Binder:
-    # A pydantic model, msgspec Struct, dataclass or TypedDict used as a tool: its fields are
-    # the parameters, so the arguments are validated into an instance, which is the result.
-    def bind(arguments: dict[str, Any]) -> Callable[[], Any]:
-        try:
-            instance = coerce_argument(arguments, cls)
-        except Exception as exc:
-            raise _BadArguments(_problem(exc)) from None
-        return lambda: instance
-
-    return bind
-
-
-def _is_async(obj: Any) -> bool:
-    if inspect.iscoroutinefunction(obj):
-        return True
-    if isinstance(obj, (type, types.FunctionType, types.MethodType, functools.partial)):
-        return False
-    return inspect.iscoroutinefunction(type(obj).__call__)
-
-
-def _implementation(tool: Any) -> Callable[..., Any] | None:
-    """What runs a tool; None for a definition only (dict, Tool). Mirrors tool_schema."""
-    if isinstance(tool, (Mapping, msgspec.Struct, classmethod)):
-        return None
-    if isinstance(tool, type):
-        return tool
-    if isinstance(tool, staticmethod):
-        func: Callable[..., Any] = tool.__func__
-        return func
-    if callable(getattr(tool, "model_dump", None)) or callable(getattr(tool, "to_dict", None)):
-        return None
-    return tool if callable(tool) else None
-
-
-class _Runner:
-    """How to run one tool: its binder and whether it is a coroutine function."""
-
-    __slots__ = ("bind", "mode")
-
-    def __init__(self, tool: Callable[..., Any]) -> None:
-        self.bind: Binder
-        if isinstance(tool, type) and (
-            _is_typeddict(tool)
-            or _pydantic_model(tool)
-            or issubclass(tool, msgspec.Struct)
-            or dataclasses.is_dataclass(tool)
-        ):
-            self.bind = _class_binder(tool)
-            self.mode = "inline"
-        else:
-            self.bind = _callable_binder(tool)
-            self.mode = "async" if _is_async(tool) else "thread"
-
-
-def _registry(tools: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, _Runner | None]]:
-    schemas = tool_schemas(tools)
-    runners: dict[str, _Runner | None] = {}
-    for tool, schema in zip(tools, schemas):
-        function = schema.get("function")
-        name = function.get("name") if isinstance(function, Mapping) else None
-        if not isinstance(name, str) or not name:
-            continue  # a definition the model cannot call by name; sent as given
-        if name in runners:
-            raise RequestError(f"two tools are named {name!r}: the model calls tools by name")
-        implementation = _implementation(tool)
-        runners[name] = _Runner(implementation) if implementation is not None else None
-    return schemas, runners
-
-
-def _result_hook(obj: Any) -> Any:
-    model_dump = getattr(obj, "model_dump", None)
-    if callable(model_dump):
-        try:
-            return model_dump(mode="json")
-        except TypeError:
-            return model_dump()
-    return str(obj)
-
-
-def result_text(result: Any) -> str:
-    """A tool's return value as message content: strings as they are, anything else as JSON."""
-    if isinstance(result, str):
-        return result
-    if isinstance(result, (bytes, bytearray, memoryview)):
-        return bytes(result).decode("utf-8", "replace")
-    try:
-        return msgspec.json.encode(result, enc_hook=_result_hook).decode()
-    except Exception:
-        return str(result)
-
-
-def _error_result(exc: BaseException) -> str:
-    return f"Error: {_problem(exc)}"
-
-
-async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
-def _wait_here(result: Any, name: str) -> Any:
-    """The value of an awaitable returned by a tool, for the synchronous loop."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_awaited(result))
-    close = getattr(result, "close", None)
-    if callable(close):
-        close()
-    raise RuntimeError(
-        f"tool {name!r} is a coroutine and an event loop is already running in this thread; "
-        "use arun_tools with an AsyncClient"
-    )
-
-
-class _PendingCall:
-    """One tool call of the model, bound to its implementation (or to the error to report)."""
-
-    __slots__ = ("arguments", "call_id", "error", "mode", "name", "thunk")
-
-    def __init__(self, call: Any, runners: Mapping[str, _Runner | None]) -> None:
-        function = getattr(call, "function", None)
-        name = getattr(function, "name", None)
-        self.name: str = name if isinstance(name, str) else ""
-        call_id = getattr(call, "id", None)
-        self.call_id: str | None = call_id if call_id else None
-        self.thunk: Callable[[], Any] | None = None
-        self.error: str | None = None
-        self.mode = "inline"
-        raw = getattr(function, "arguments", None)
-        if isinstance(raw, str):
-            try:
-                raw = msgspec.json.decode(raw) if raw.strip() else {}
-            except msgspec.DecodeError:
-                pass
-        self.arguments: dict[str, Any] = raw if isinstance(raw, dict) else {}
-
-        if self.name not in runners:
-            available = ", ".join(sorted(runners)) or "none"
-            self.error = f"Error: unknown tool {self.name!r} (the tools are: {available})"
-            return
-        runner = runners[self.name]
-        if runner is None:
-            self.error = f"Error: no implementation for tool {self.name!r}"
-            return
-        if raw is not None and not isinstance(raw, dict):
-            self.error = (
-                f"Error: invalid arguments for tool {self.name!r}: expected a JSON object, "
-                f"got {raw!r:.200}"
-            )
-            return
-        try:
-            self.thunk = runner.bind(self.arguments)
-        except _BadArguments as exc:
-            self.error = f"Error: invalid arguments for tool {self.name!r}: {exc}"
-            return
-        self.mode = runner.mode
-
-    def run(self) -> str:
-        if self.thunk is None:
-            return self.error or ""
-        try:
-            result = self.thunk()
-            if inspect.isawaitable(result):
-                result = _wait_here(result, self.name)
-        except Exception as exc:
-            return _error_result(exc)
-        return result_text(result)
-
-    async def arun(self) -> str:
-        if self.thunk is None:
-            return self.error or ""
-        import asyncio
-
-        try:
-            if self.mode == "thread":
-                # A tool must not block the event loop; its context variables go along.
-                result = await asyncio.to_thread(self.thunk)
-            else:
-                result = self.thunk()
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            return _error_result(exc)
-        return result_text(result)
-
-    def message(self, content: str) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "tool", "content": content, "tool_name": self.name}
-        if self.call_id is not None:
-            message["tool_call_id"] = self.call_id
-        return message
-
-
-def _check_loop_arguments(
-    messages: Any, max_steps: Any, chat_kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    if not isinstance(messages, MutableSequence):
-        raise RequestError(
-            f"messages must be a list (the conversation is appended to it), not "
-            f"{type(messages).__name__}"
-        )
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise RequestError(f"max_steps must be a positive integer, not {max_steps!r}")
-    kwargs = dict(chat_kwargs)
-    if kwargs.pop("stream", False):
-        raise RequestError("the tool loop does not stream: drop stream=True")
-    return kwargs
-
-
-def _record(response: ChatResponse, messages: MutableSequence[Any]) -> list[Any]:
-    """Appends the assistant's message to the conversation; returns the tool calls it asks for."""
-    message = response.message
-    if message is None:  # the tolerant decoder keeps a malformed message as None
-        return []
-    messages.append(message)
-    return list(message.tool_calls or [])
-
-
-def run_tools(
-    client: Client,
-    model: str,
-    messages: MutableSequence[Any],
-    tools: Sequence[Callable[..., Any] | Mapping[str, Any] | Tool],
-    *,
-    max_steps: int = 8,
-    on_tool_call: ToolCallHook | None = None,
-    **chat_kwargs: Any,
-) -> ChatResponse:
-    """Chat with tools until the model answers without calling one; returns that answer.
-
-    Each round sends ``messages`` with ``tools`` to ``client.chat`` (not streamed; the other
-    keyword arguments, e.g. ``options`` or ``think``, are passed on), then runs the tools the
-    model called, in order, and sends their results back.
-
-    ``messages`` is extended in place: every assistant message (including the final answer) and
-    every tool result (``{"role": "tool", "content": ..., "tool_name": ..., "tool_call_id": ...}``)
-    is appended, so the whole exchange stays visible and can be continued.
-
-    ``tools`` are what ``chat`` accepts. A function (or callable object, bound method, partial)
-    is called with the model's arguments, converted to the annotated types where JSON differs
-    (``"3"`` for an ``int``, an object for a dataclass); a pydantic model, msgspec Struct,
-    dataclass or TypedDict class is validated from them. The result is sent as text: strings as
-    they are, anything else as JSON. An exception, arguments that do not fit, an unknown tool
-    name or a definition without code (a dict or :class:`Tool`) do not stop the loop: the model
-    receives ``"Error: ..."`` as the result and can try again.
-
-    ``on_tool_call(name, arguments)`` is called before each tool runs (for logging or a UI).
-    Raises :class:`ToolLoopLimitError` when the model still calls tools after ``max_steps``
-    rounds; errors of ``chat`` itself propagate.
-    """
-    kwargs = _check_loop_arguments(messages, max_steps, chat_kwargs)
-    schemas, runners = _registry(tools)
-    response: ChatResponse | None = None
-    for _ in range(max_steps):
-        reply: Any = client.chat(model, messages, tools=schemas, stream=False, **kwargs)
-        if inspect.isawaitable(reply):
-            close = getattr(reply, "close", None)
-            if callable(close):
-                close()
-            raise RequestError("run_tools needs a Client; use arun_tools with an AsyncClient")
-        response = reply
-        calls = _record(response, messages)
-        if not calls:
-            return response
-        for call in calls:
-            pending = _PendingCall(call, runners)
-            if on_tool_call is not None:
-                on_tool_call(pending.name, pending.arguments)
-            messages.append(pending.message(pending.run()))
-    raise ToolLoopLimitError(max_steps, response, messages)
-
-
-async def arun_tools(
-    client: AsyncClient,
-    model: str,
-    messages: MutableSequence[Any],
-    tools: Sequence[Callable[..., Any] | Mapping[str, Any] | Tool],
-    *,
-    max_steps: int = 8,
-    on_tool_call: ToolCallHook | None = None,
-    **chat_kwargs: Any,
-) -> ChatResponse:
-    """:func:`run_tools` for an :class:`AsyncClient`.
-
-    The calls of one round run concurrently: coroutine functions are awaited, plain functions
-    run in worker threads (``asyncio.to_thread``) so that they do not block the event loop.
-    Results are appended in the order of the calls. ``on_tool_call`` may be a coroutine
-    function; it is called for every call of a round before any of them starts.
-    """
-    import asyncio
-
-    kwargs = _check_loop_arguments(messages, max_steps, chat_kwargs)
-    schemas, runners = _registry(tools)
-    response: ChatResponse | None = None
-    for _ in range(max_steps):
-        reply: Any = client.chat(model, messages, tools=schemas, stream=False, **kwargs)
-        if not inspect.isawaitable(reply):
-            raise RequestError("arun_tools needs an AsyncClient; use run_tools with a Client")
-        answer: ChatResponse = await reply
-        response = answer
-        calls = _record(answer, messages)
-        if not calls:
-            return answer
-        pending = [_PendingCall(call, runners) for call in calls]
-        if on_tool_call is not None:
-            for item in pending:
-                hooked = on_tool_call(item.name, item.arguments)
-                if inspect.isawaitable(hooked):
-                    await hooked
-        results = await asyncio.gather(*(item.arun() for item in pending))
-        messages.extend(item.message(text) for item, text in zip(pending, results))
-    raise ToolLoopLimitError(max_steps, response, messages)
