@@ -19,13 +19,14 @@ import openai
 import pytest
 from server_support import DEMO, ServerProcess, make_client
 
-from ollamakit.server.openai_compat import (
+from ollamakit.server.routes.openai import (
     ChatStream,
     CompletionStream,
     completion_logprobs,
     native_chat_body,
     native_generate_body,
 )
+from ollamakit.server.service.events import Delta, Done, Failed
 from ollamakit.server.validate import BadRequest
 
 # Greedy and short: the same answer every run, and quick on a 2-core machine.
@@ -663,15 +664,13 @@ def _decode_events(events: list[bytes]) -> list[Any]:
 
 def test_chat_stream_conversion() -> None:
     stream = ChatStream("chatcmpl-1", 100, "m", include_usage=True)
-    first = _decode_events(
-        stream.convert({"message": {"role": "assistant", "content": "Hi", "thinking": "hmm"}})
-    )
+    first = _decode_events(stream.convert(Delta(content="Hi", thinking="hmm")))
     assert [chunk["choices"][0]["delta"] for chunk in first] == [
         {"role": "assistant", "reasoning": "hmm"},
         {"content": "Hi"},
     ]
     call = {"id": "call_abc", "function": {"index": 0, "name": "f", "arguments": {"a": 1}}}
-    tool = _decode_events(stream.convert({"message": {"content": "", "tool_calls": [call]}}))
+    tool = _decode_events(stream.convert(Delta(tool_calls=[call])))
     assert tool[0]["choices"][0]["delta"] == {
         "content": "",
         "tool_calls": [
@@ -683,17 +682,7 @@ def test_chat_stream_conversion() -> None:
             }
         ],
     }
-    end = _decode_events(
-        stream.convert(
-            {
-                "message": {"content": ""},
-                "done": True,
-                "done_reason": "stop",
-                "prompt_eval_count": 4,
-                "eval_count": 2,
-            }
-        )
-    )
+    end = _decode_events(stream.convert(Done("stop", prompt_eval_count=4, eval_count=2)))
     assert end[0]["choices"] == [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]
     assert end[1]["choices"] == []
     assert end[1]["usage"] == {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
@@ -704,20 +693,20 @@ def test_chat_stream_conversion() -> None:
 def test_stream_conversion_edges() -> None:
     # Nothing generated: the role still comes first, then the finish chunk.
     quiet = ChatStream("chatcmpl-2", 100, "m", include_usage=False)
-    events = _decode_events(quiet.convert({"message": {}, "done": True, "done_reason": "length"}))
+    events = _decode_events(quiet.convert(Done("length")))
     assert [event if isinstance(event, str) else event["choices"] for event in events] == [
         [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
         [{"index": 0, "delta": {}, "finish_reason": "length"}],
         "[DONE]",
     ]
     # A failure after the stream started is an error event, as the openai client expects.
-    [error] = _decode_events(quiet.convert({"error": "boom"}))
+    [error] = _decode_events(quiet.convert(Failed(RuntimeError("boom"))))
     assert error == {"error": {"message": "boom", "type": "api_error", "param": None, "code": None}}
     text = CompletionStream("cmpl-3", 100, "m", include_usage=False)
     events = _decode_events(
         [
-            *text.convert({"response": "ab"}),
-            *text.convert({"response": "", "done": True, "done_reason": "stop"}),
+            *text.convert(Delta(content="ab")),
+            *text.convert(Done("stop")),
         ]
     )
     assert [event if isinstance(event, str) else event["choices"] for event in events] == [

@@ -55,6 +55,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._version import __version__
+from .settings import DEFAULT_CLOUD_URL, cloud_base_url
 from .wire import json_bytes
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ __all__ = ["DEFAULT_CLOUD_URL", "account_routes", "cloud_base_url"]
 
 log = logging.getLogger("ollamakit.server")
 
-DEFAULT_CLOUD_URL = "https://ollama.com"
 _TIMEOUT_SECONDS = 30.0
 _MAX_ANSWER = 64 << 20
 _USER_FIELDS = ("bio", "avatarurl", "firstname", "lastname", "plan")
@@ -80,28 +80,6 @@ class _Unauthorized(Exception):
     def __init__(self, signin_url: str) -> None:
         super().__init__("unauthorized")
         self.signin_url = signin_url
-
-
-def cloud_base_url(override: str) -> str:
-    """``OLLAMA_CLOUD_BASE_URL`` checked as Ollama's release builds check it: an http(s) URL of
-    a loopback host, without user, path, query or fragment; anything else means ollama.com."""
-    text = override.strip()
-    if not text:
-        return DEFAULT_CLOUD_URL
-    parts = urlsplit(text)
-    host = (parts.hostname or "").lower()
-    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
-    if (
-        parts.scheme not in ("http", "https")
-        or not loopback
-        or parts.username is not None
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-    ):
-        log.warning("ignoring cloud base URL override OLLAMA_CLOUD_BASE_URL=%s", text)
-        return DEFAULT_CLOUD_URL
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def account_routes(cloud_url: str, *, no_cloud: bool = False) -> list[Route]:

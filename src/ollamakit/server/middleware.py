@@ -16,12 +16,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-import re
 import socket
 import time
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .settings import DEFAULT_MAX_BODY, parse_size
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -31,7 +32,6 @@ __all__ = [
     "parse_size",
 ]
 
-DEFAULT_MAX_BODY = 64 << 20
 BODY_TOO_LARGE = b'{"error":"http: request body too large"}'
 
 access_log = logging.getLogger("ollamakit.server.access")
@@ -194,22 +194,6 @@ def _elapsed(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.6f}ms"
     return f"{seconds:.6f}s"
-
-
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str, default: int = DEFAULT_MAX_BODY) -> int:
-    """``OLLAMAKIT_MAX_BODY``: bytes, or with a binary suffix (``64M``, ``64MiB``, ``1g``).
-    Empty or unparsable means ``default``; 0 or less means no limit (returned as 0)."""
-    text = text.strip().strip("\"'")
-    if text.startswith("-"):
-        return 0
-    match = _SIZE.match(text)
-    if match is None:
-        return default
-    exponent = " kmgt".index(match.group(2).lower() or " ")
-    return int(match.group(1)) << (10 * exponent)
 
 
 class BodyLimitMiddleware:

@@ -93,12 +93,11 @@ from .._signing import token_challenge
 from .._version import __version__
 from ..names import ModelName
 from .keys import KeyFileError, load_or_create_key
+from .settings import offline
 from .store import MEDIA_MANIFEST, DigestError, Layer, Manifest, Store, parse_digest
 from .validate import BadRequest
-from .wire import go_bool
 
 __all__ = [
-    "PUSH",
     "NotFoundError",
     "ProgressJob",
     "RegistryError",
@@ -109,18 +108,6 @@ __all__ = [
     "push_model",
     "push_name",
 ]
-
-PUSH = (
-    "PushRequest",
-    {
-        "model": "string",
-        "name": "string",
-        "insecure": "bool",
-        "stream": "bool",
-        "username": "string",
-        "password": "string",
-    },
-)
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -235,11 +222,7 @@ def _run(job: ProgressJob, operation: Callable[[Report], Coroutine[Any, Any, Non
 
 def offline_refuses(host: str) -> bool:
     """Whether ``OLLAMAKIT_OFFLINE`` forbids talking to ``host``."""
-    return _offline() and not _is_loopback(host)
-
-
-def _offline() -> bool:
-    return go_bool(os.environ.get("OLLAMAKIT_OFFLINE", ""))
+    return offline() and not _is_loopback(host)
 
 
 def _is_loopback(host: str) -> bool:

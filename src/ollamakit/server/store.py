@@ -37,6 +37,7 @@ import msgspec
 
 from ..names import ModelName
 from .gguf import GGUFError, GGUFInfo, read_gguf
+from .settings import default_models_dir, prune_unused_blobs
 from .wire import go_json
 
 __all__ = [
@@ -103,15 +104,6 @@ def parse_digest(text: str) -> str:
     if match is None:
         raise DigestError("invalid digest format")
     return match.group(1).lower()
-
-
-def default_models_dir() -> Path:
-    """``OLLAMAKIT_MODELS``, else ``OLLAMA_MODELS``, else ``~/.ollamakit/models``."""
-    for variable in ("OLLAMAKIT_MODELS", "OLLAMA_MODELS"):
-        value = os.environ.get(variable, "").strip().strip("\"'")
-        if value:
-            return Path(value).expanduser()
-    return Path.home() / ".ollamakit" / "models"
 
 
 def human_number(count: int) -> str:
@@ -376,7 +368,7 @@ class Store:
         self._gguf_cache: dict[tuple[str, bool], GGUFInfo] = {}
         self._gguf_lock = threading.Lock()
         if prune is None:
-            prune = not os.environ.get("OLLAMA_NOPRUNE", "").strip()
+            prune = prune_unused_blobs()
         self.prune_enabled = prune
         self._clean_temp()
         self._fix_legacy_blob_names()

@@ -19,6 +19,7 @@ from .wire import FOREVER_NS, DurationError, parse_duration
 
 __all__ = [
     "BadRequest",
+    "check_body",
     "type_mismatch",
     "CHAT",
     "COPY",
@@ -28,6 +29,7 @@ __all__ = [
     "EMBEDDINGS",
     "GENERATE",
     "PULL",
+    "PUSH",
     "SHOW",
     "decode_body",
     "keep_alive_ns",
@@ -139,6 +141,7 @@ PULL = (
         "password": "string",
     },
 )
+PUSH = ("PushRequest", PULL[1])
 
 _MESSAGE_FIELDS = {
     "role": "string",
@@ -359,7 +362,7 @@ def _decode_json(raw: bytes) -> Any:
 
 def decode_body(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """Decode and type-check a request body; raises :class:`BadRequest`."""
-    struct, fields = spec
+    struct = spec[0]
     if not raw.strip():
         raise BadRequest("missing request body")
     data = _decode_json(raw)
@@ -369,6 +372,13 @@ def decode_body(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
         raise BadRequest(
             f"json: cannot unmarshal {_json_kind(data)} into Go value of type api.{struct}"
         )
+    return check_body(data, spec)
+
+
+def check_body(data: dict[str, Any], spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """Type-check a decoded body (or one another API was translated into): the fields of
+    ``spec`` only, JSON nulls dropped; raises :class:`BadRequest`."""
+    struct, fields = spec
     body: dict[str, Any] = {}
     for key, value in data.items():
         go_type = fields.get(key)

@@ -1,11 +1,11 @@
-"""OpenAI-compatible routes (``/v1/...``) over the native handlers.
+"""OpenAI's API (``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``,
+``/v1/models``): translation to and from the service.
 
-As in Ollama's ``middleware/openai.go``, each OpenAI request is translated into a native
-``/api/chat``, ``/api/generate`` or ``/api/embed`` body and handed to the native handler, so
-validation, scheduling, sampling, grammars, tool-call parsing and cancellation are the native
-ones. Only the answer is rewritten: JSON bodies into OpenAI objects, and NDJSON streams into
-server-sent events. A streamed native response is run unchanged with its ``send`` wrapped, so
-it still notices a client that goes away and cancels the generation as the native routes do.
+As in Ollama's ``middleware/openai.go``, a request is translated into the native ``/api/chat``,
+``/api/generate`` or ``/api/embed`` body, checked as the native one and planned by the same
+service, so validation, scheduling, sampling, grammars, tool-call parsing and cancellation are
+the native ones. The events come back as OpenAI objects, or as server-sent events ending in
+``data: [DONE]``.
 
 Errors have OpenAI's shape, ``{"error": {"message", "type", "param": null, "code": null}}``,
 with the native status: 400 ``invalid_request_error``, 404 ``not_found_error``, anything else
@@ -15,39 +15,42 @@ which the ``openai`` client raises as an ``APIError``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
-import logging
 import random
 import struct
+import threading
 import time
-import traceback
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import Any
 
-import msgspec
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
 
-from ..names import ModelName
-from .engine import OptionError, PromptTooLongError
-from .scheduler import QueueFullError
-from .validate import BadRequest, decode_body, type_mismatch
-from .wire import json_bytes
+from ...names import ModelName
+from ..service.errors import message_for
+from ..service.events import Delta, Done, Event, Failed
+from ..service.generation import GenerationPlan
+from ..service.requests import ChatRequest, EmbedRequest, GenerateRequest
+from ..service.server import Service
+from ..validate import CHAT, EMBED, GENERATE, BadRequest, check_body, decode_body, type_mismatch
+from ..wire import json_bytes
+from .http import (
+    SSE_TYPE,
+    StreamBody,
+    collected,
+    endpoint,
+    guarded,
+    json_response,
+    large_json_response,
+    read_body,
+    started,
+)
 
-if TYPE_CHECKING:
-    from .app import OllamaServer
+__all__ = ["openai_error", "openai_routes"]
 
-__all__ = ["openai_routes"]
-
-log = logging.getLogger("ollamakit.server")
-
-JSON_TYPE = "application/json; charset=utf-8"
-SSE_TYPE = "text/event-stream"
 FINGERPRINT = "fp_ollama"
 
 # Field tables for ``decode_body`` (Go's type names, for its error messages). Fields checked
@@ -125,26 +128,18 @@ def _error_type(status: int) -> str:
     return "api_error"
 
 
-def error_body(message: str, status: int) -> dict[str, Any]:
+def openai_error(message: str, status: int) -> dict[str, Any]:
     return {"error": {"message": message, "type": _error_type(status), "param": None, "code": None}}
 
 
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(json_bytes(value), status_code=status, media_type=JSON_TYPE)
-
-
-def _error(message: str, status: int) -> Response:
-    return _json(error_body(message, status), status)
-
-
-def _event(value: Any) -> bytes:
+def sse(value: Any) -> bytes:
     return b"data: " + json_bytes(value) + b"\n\n"
 
 
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
-def _go_type_name(value: Any) -> str:
+def go_type_name(value: Any) -> str:
     """Go's ``%T`` of a decoded JSON value."""
     if value is None:
         return "<nil>"
@@ -162,8 +157,9 @@ def _go_type_name(value: Any) -> str:
 # -- request decoding ---------------------------------------------------------------------
 
 
-async def _decode(request: Request, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
-    raw = await request.body()
+async def decode(request: Request, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """Decode a ``/v1`` body: Ollama's messages, with the ``openai`` package's type names."""
+    raw = await read_body(request)
     if not raw.strip():
         raise BadRequest("EOF")  # gin's ShouldBindJSON on an empty body
     try:
@@ -194,7 +190,7 @@ def _stops(value: Any, *, strict: bool) -> list[str] | None:
         if isinstance(item, str):
             stops.append(item)
         elif strict:
-            raise BadRequest(f"invalid type for 'stop' field: {_go_type_name(item)}")
+            raise BadRequest(f"invalid type for 'stop' field: {go_type_name(item)}")
     return stops
 
 
@@ -332,7 +328,7 @@ def native_messages(messages: Any) -> list[dict[str, Any]]:
         elif calls is not None:
             out.append({"role": role, "content": "", **extra})
         else:
-            raise BadRequest(f"invalid message content type: {_go_type_name(content)}")
+            raise BadRequest(f"invalid message content type: {go_type_name(content)}")
     return out
 
 
@@ -462,9 +458,8 @@ def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _usage(native: dict[str, Any]) -> dict[str, int]:
-    prompt = int(native.get("prompt_eval_count") or 0)
-    completion = int(native.get("eval_count") or 0)
+def _usage(done: Done) -> dict[str, int]:
+    prompt, completion = done.prompt_eval_count, done.eval_count
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -472,41 +467,38 @@ def _usage(native: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def _finish_reason(native: dict[str, Any], tool_calls: bool) -> str | None:
+def _finish_reason(done: Done, tool_calls: bool) -> str | None:
     if tool_calls:
         return "tool_calls"
-    reason = native.get("done_reason")
-    return str(reason) if reason else None
+    return done.reason or None
 
 
-def chat_completion(native: dict[str, Any], completion_id: str, created: int) -> dict[str, Any]:
-    """The final native ``/api/chat`` object -> a ``chat.completion``."""
-    source = native.get("message") or {}
-    message: dict[str, Any] = {"role": "assistant", "content": source.get("content", "")}
-    if source.get("thinking"):
-        message["reasoning"] = source["thinking"]
-    calls = openai_tool_calls(source.get("tool_calls") or [])
+def chat_completion(
+    delta: Delta, done: Done, completion_id: str, created: int, model: str
+) -> dict[str, Any]:
+    """A whole chat generation -> a ``chat.completion``."""
+    message: dict[str, Any] = {"role": "assistant", "content": delta.content}
+    if delta.thinking:
+        message["reasoning"] = delta.thinking
+    calls = openai_tool_calls(delta.tool_calls)
     if calls:
         message["tool_calls"] = calls
     choice: dict[str, Any] = {
         "index": 0,
         "message": message,
-        "finish_reason": _finish_reason(native, bool(calls)),
+        "finish_reason": _finish_reason(done, bool(calls)),
     }
-    if native.get("logprobs"):
-        choice["logprobs"] = {"content": native["logprobs"]}
-    out: dict[str, Any] = {
+    if delta.logprobs:
+        choice["logprobs"] = {"content": delta.logprobs}
+    return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
-        "model": native.get("model", ""),
+        "model": model,
         "system_fingerprint": FINGERPRINT,
         "choices": [choice],
-        "usage": _usage(native),
+        "usage": _usage(done),
     }
-    if "_debug_info" in native:
-        out["_debug_info"] = native["_debug_info"]
-    return out
 
 
 def completion_logprobs(items: list[dict[str, Any]], offset: int = 0) -> dict[str, Any]:
@@ -536,35 +528,38 @@ def completion_logprobs(items: list[dict[str, Any]], offset: int = 0) -> dict[st
     }
 
 
-def text_completion(native: dict[str, Any], completion_id: str, created: int) -> dict[str, Any]:
-    """The final native ``/api/generate`` object -> a ``text_completion``."""
+def text_completion(
+    delta: Delta, done: Done, completion_id: str, created: int, model: str
+) -> dict[str, Any]:
+    """A whole generation -> a ``text_completion``."""
     choice: dict[str, Any] = {
-        "text": native.get("response", ""),
+        "text": delta.content,
         "index": 0,
-        "finish_reason": _finish_reason(native, False),
+        "finish_reason": _finish_reason(done, False),
     }
-    if native.get("logprobs"):
-        choice["logprobs"] = completion_logprobs(native["logprobs"])
-    out: dict[str, Any] = {
+    if delta.logprobs:
+        choice["logprobs"] = completion_logprobs(delta.logprobs)
+    return {
         "id": completion_id,
         "object": "text_completion",
         "created": created,
-        "model": native.get("model", ""),
+        "model": model,
         "system_fingerprint": FINGERPRINT,
         "choices": [choice],
-        "usage": _usage(native),
+        "usage": _usage(done),
     }
-    if "_debug_info" in native:
-        out["_debug_info"] = native["_debug_info"]
-    return out
+
+
+def _stream_error(failed: Failed) -> bytes:
+    return sse(openai_error(message_for(failed.error), 500))
 
 
 class ChatStream:
-    """Native ``/api/chat`` stream objects -> ``chat.completion.chunk`` events.
+    """Events -> ``chat.completion.chunk`` events.
 
-    The role goes in the first delta only; thinking and content of one native object become
-    separate chunks; the finish reason comes in a chunk of its own with an empty delta,
-    followed by the usage chunk (``choices: []``) when asked for, and ``[DONE]``."""
+    The role goes in the first delta only; thinking and content of one delta become separate
+    chunks; the finish reason comes in a chunk of its own with an empty delta, followed by
+    the usage chunk (``choices: []``) when asked for, and ``[DONE]``."""
 
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
         self.id = completion_id
@@ -583,7 +578,7 @@ class ChatStream:
         choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
         if logprobs:
             choice["logprobs"] = {"content": logprobs}
-        return _event(self._envelope([choice]))
+        return sse(self._envelope([choice]))
 
     def _envelope(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -601,40 +596,43 @@ class ChatStream:
             delta = {"role": "assistant", **delta}
         return self._chunk(delta, None, logprobs)
 
-    def convert(self, native: dict[str, Any]) -> list[bytes]:
-        if "error" in native:
-            return [_event(error_body(str(native["error"]), 500))]
-        message = native.get("message") or {}
-        thinking = message.get("thinking") or ""
-        content = message.get("content") or ""
-        calls = openai_tool_calls(message.get("tool_calls") or [])
-        logprobs = native.get("logprobs") or None
-        rest = bool(content or calls)
+    def convert(self, event: Event) -> list[bytes]:
+        if isinstance(event, Failed):
+            return [_stream_error(event)]
+        if isinstance(event, Done):
+            return self._finish(event)
+        calls = openai_tool_calls(event.tool_calls)
+        logprobs = event.logprobs or None
+        rest = bool(event.content or calls)
         out = []
-        if thinking:
-            out.append(self._delta({"reasoning": thinking}, None if rest else logprobs))
-        if rest or (logprobs and not thinking):
-            delta: dict[str, Any] = {"content": content}
+        if event.thinking:
+            out.append(self._delta({"reasoning": event.thinking}, None if rest else logprobs))
+        if rest or (logprobs and not event.thinking):
+            delta: dict[str, Any] = {"content": event.content}
             if calls:
                 delta["tool_calls"] = calls
                 self.tool_calls_sent = True
             out.append(self._delta(delta, logprobs))
-        if not native.get("done"):
-            return out
+        return out
+
+    def _finish(self, done: Done) -> list[bytes]:
+        out = []
+        if done.logprobs:
+            out.append(self._delta({"content": ""}, done.logprobs))
         if not self.started:
             out.append(self._delta({"content": ""}, None))
-        out.append(self._chunk({}, _finish_reason(native, self.tool_calls_sent)))
+        out.append(self._chunk({}, _finish_reason(done, self.tool_calls_sent)))
         if self.include_usage:
             usage = self._envelope([])
-            usage["usage"] = _usage(native)
-            out.append(_event(usage))
+            usage["usage"] = _usage(done)
+            out.append(sse(usage))
         out.append(DONE_EVENT)
         return out
 
 
 class CompletionStream:
-    """Native ``/api/generate`` stream objects -> ``text_completion`` events, ending with a
-    finish chunk, the optional usage chunk and ``[DONE]``."""
+    """Events -> ``text_completion`` events, ending with a finish chunk, the optional usage
+    chunk and ``[DONE]``."""
 
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
         self.id = completion_id
@@ -653,159 +651,100 @@ class CompletionStream:
             "choices": choices,
         }
 
-    def convert(self, native: dict[str, Any]) -> list[bytes]:
-        if "error" in native:
-            return [_event(error_body(str(native["error"]), 500))]
-        text = native.get("response") or ""
-        items = native.get("logprobs") or None
-        out = []
-        if text or items:
-            choice: dict[str, Any] = {"text": text, "index": 0, "finish_reason": None}
-            if items:
-                choice["logprobs"] = completion_logprobs(items, self.offset)
-            self.offset += len(text)
-            out.append(_event(self._envelope([choice])))
-        if not native.get("done"):
-            return out
-        finish = {"text": "", "index": 0, "finish_reason": _finish_reason(native, False)}
-        out.append(_event(self._envelope([finish])))
+    def _text(self, text: str, items: list[dict[str, Any]] | None) -> list[bytes]:
+        if not text and not items:
+            return []
+        choice: dict[str, Any] = {"text": text, "index": 0, "finish_reason": None}
+        if items:
+            choice["logprobs"] = completion_logprobs(items, self.offset)
+        self.offset += len(text)
+        return [sse(self._envelope([choice]))]
+
+    def convert(self, event: Event) -> list[bytes]:
+        if isinstance(event, Failed):
+            return [_stream_error(event)]
+        if isinstance(event, Delta):
+            return self._text(event.content, event.logprobs)
+        out = self._text("", event.logprobs)
+        finish = {"text": "", "index": 0, "finish_reason": _finish_reason(event, False)}
+        out.append(sse(self._envelope([finish])))
         if self.include_usage:
             usage = self._envelope([])
-            usage["usage"] = _usage(native)
-            out.append(_event(usage))
+            usage["usage"] = _usage(event)
+            out.append(sse(usage))
         out.append(DONE_EVENT)
         return out
 
 
-class SSEFromNDJSON(Response):
-    """Runs a native NDJSON response as server-sent events by rewriting what it sends."""
-
-    def __init__(
-        self, native: StreamingResponse, convert: Callable[[dict[str, Any]], list[bytes]]
-    ) -> None:
-        # Only for code that inspects responses: the native response sends the real head.
-        super().__init__(status_code=native.status_code, media_type=SSE_TYPE)
-        self.native = native
-        self.convert = convert
-        native.headers["content-type"] = SSE_TYPE
-        native.headers["cache-control"] = "no-cache"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        pending = b""
-
-        async def rewrite(message: Message) -> None:
-            nonlocal pending
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            pending += message.get("body", b"")
-            *lines, pending = pending.split(b"\n")
-            events = [
-                event
-                for line in lines
-                if line.strip()
-                for event in self.convert(msgspec.json.decode(line))
-            ]
-            more = bool(message.get("more_body", False))
-            if events or not more:
-                await send(
-                    {"type": "http.response.body", "body": b"".join(events), "more_body": more}
-                )
-
-        await self.native(scope, receive, rewrite)
-
-
 # -- routes -------------------------------------------------------------------------------
-
-
-def _with_body(request: Request, body: bytes) -> Request:
-    """``request`` with ``body`` in place of its own, which has been read already. Later
-    receives go to the client's connection, so the native handler still sees a disconnect."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await request.receive()
-
-    return Request(request.scope, receive)
-
-
-def _native_json(response: Response) -> dict[str, Any]:
-    value = msgspec.json.decode(response.body)
-    return value if isinstance(value, dict) else {}
-
-
-def _native_error(response: Response) -> Response:
-    """A native ``{"error": ...}`` answer in OpenAI's shape, keeping its status."""
-    try:
-        message = str(_native_json(response).get("error", ""))
-    except msgspec.DecodeError:
-        message = bytes(response.body).decode(errors="replace")
-    return _error(message, response.status_code)
 
 
 def _completion_id(prefix: str) -> str:
     return f"{prefix}-{random.randrange(999)}"  # Ollama's ids: not unique, and not meant to be
 
 
-class OpenAICompat:
-    """The ``/v1`` handlers, each a translation around a native handler of ``server``."""
+class OpenAIAPI:
+    """The ``/v1`` handlers: translation around the service."""
 
-    def __init__(self, server: OllamaServer) -> None:
-        self.server = server
+    def __init__(self, service: Service) -> None:
+        self.service = service
 
-    async def _generate(
+    async def _answer(
         self,
         request: Request,
-        native_body: dict[str, Any],
-        handler: Callable[[Request], Awaitable[Response]],
-        finish: Callable[[dict[str, Any], str, int], dict[str, Any]],
-        stream_type: type[ChatStream] | type[CompletionStream],
-        prefix: str,
+        plan: GenerationPlan,
+        parsed: ChatRequest | GenerateRequest,
         include_usage: bool,
     ) -> Response:
-        completion_id = _completion_id(prefix)
+        chat = isinstance(parsed, ChatRequest)
+        completion_id = _completion_id("chatcmpl" if chat else "cmpl")
         created = int(time.time())
-        response = await handler(_with_body(request, json_bytes(native_body)))
-        if isinstance(response, StreamingResponse):
-            stream = stream_type(completion_id, created, native_body["model"], include_usage)
-            return SSEFromNDJSON(response, stream.convert)
-        if response.status_code != 200:
-            return _native_error(response)
-        # Also the answer to ``_debug_render_only``, which never streams.
-        return _json(finish(_native_json(response), completion_id, created))
+        whole = chat_completion if chat else text_completion
+        if plan.prompt is None:
+            # A request that only loads the model answers at once, even when streaming.
+            done = await self.service.load_only(plan)
+            return json_response(whole(Delta(), done, completion_id, created, parsed.model))
+        if parsed.render_only:
+            out = whole(Delta(), Done(""), completion_id, created, parsed.model)
+            rendered = await guarded(request, self.service.render_only(plan), plan.cancel.set)
+            out["_debug_info"] = {"rendered_template": rendered, "image_count": 0}
+            return await large_json_response(out)
+        generation = await self.service.generate(plan)
+        if not parsed.stream:
+            merged, done = await collected(request, generation)
+            return json_response(whole(merged, done, completion_id, created, parsed.model))
+        first, events = await started(request, generation)
+        kind = ChatStream if chat else CompletionStream
+        stream = kind(completion_id, created, parsed.model, include_usage)
+
+        async def body() -> AsyncIterator[bytes]:
+            event: Event = first
+            while True:
+                chunks = stream.convert(event)
+                if chunks:
+                    yield b"".join(chunks)
+                if not isinstance(event, Delta):
+                    return
+                event = await anext(events)
+
+        return StreamBody(body(), generation.cancel, SSE_TYPE)
 
     async def chat_completions(self, request: Request) -> Response:
-        body = await _decode(request, CHAT_REQUEST)
-        native = native_chat_body(body)
-        return await self._generate(
-            request,
-            native,
-            self.server.chat,
-            chat_completion,
-            ChatStream,
-            "chatcmpl",
-            _include_usage(body, "ChatCompletionRequest"),
-        )
+        body = await decode(request, CHAT_REQUEST)
+        parsed = ChatRequest.from_body(check_body(native_chat_body(body), CHAT))
+        plan = await self.service.plan_chat(parsed)
+        usage = _include_usage(body, "ChatCompletionRequest")
+        return await self._answer(request, plan, parsed, usage)
 
     async def completions(self, request: Request) -> Response:
-        body = await _decode(request, COMPLETION_REQUEST)
-        native = native_generate_body(body)
-        return await self._generate(
-            request,
-            native,
-            self.server.generate,
-            text_completion,
-            CompletionStream,
-            "cmpl",
-            _include_usage(body, "CompletionRequest"),
-        )
+        body = await decode(request, COMPLETION_REQUEST)
+        parsed = GenerateRequest.from_body(check_body(native_generate_body(body), GENERATE))
+        plan = await self.service.plan_generate(parsed)
+        usage = _include_usage(body, "CompletionRequest")
+        return await self._answer(request, plan, parsed, usage)
 
     async def embeddings(self, request: Request) -> Response:
-        body = await _decode(request, EMBED_REQUEST)
+        body = await decode(request, EMBED_REQUEST)
         encoding = body.get("encoding_format") or ""
         if encoding and encoding.lower() not in ("float", "base64"):
             raise BadRequest(
@@ -821,19 +760,18 @@ class OpenAICompat:
         native: dict[str, Any] = {"model": model, "input": value}
         if body.get("dimensions"):
             native["dimensions"] = body["dimensions"]
-        response = await self.server.embed(_with_body(request, json_bytes(native)))
-        if response.status_code != 200:
-            return _native_error(response)
-        result = _native_json(response)
+        parsed = EmbedRequest.from_body(check_body(native, EMBED))
+        cancel = threading.Event()
+        result = await guarded(request, self.service.embed(parsed, cancel), cancel.set)
         data = []
-        for index, vector in enumerate(result.get("embeddings") or []):
+        for index, vector in enumerate(result.vectors):
             embedding: list[float] | str = vector
             if encoding.lower() == "base64":
                 packed = struct.pack(f"<{len(vector)}f", *vector)
                 embedding = base64.b64encode(packed).decode()
             data.append({"object": "embedding", "embedding": embedding, "index": index})
-        tokens = int(result.get("prompt_eval_count") or 0)
-        return _json(
+        tokens = result.prompt_eval_count
+        return json_response(
             {
                 "object": "list",
                 "data": data,
@@ -843,7 +781,6 @@ class OpenAICompat:
         )
 
     async def list_models(self, request: Request) -> Response:
-        entries = await asyncio.to_thread(self.server.store.entries)
         data = [
             {
                 "id": entry.name.display_shortest(),
@@ -851,14 +788,16 @@ class OpenAICompat:
                 "created": entry.modified_ns // 1_000_000_000,
                 "owned_by": entry.name.namespace,
             }
-            for entry in entries
+            for entry in await self.service.catalog.entries()
         ]
-        return _json({"object": "list", "data": data})
+        return json_response({"object": "list", "data": data})
 
     async def retrieve_model(self, request: Request) -> Response:
         text = request.path_params["model"]
-        model = await self.server._find(text, empty_status=400, empty_message="model is required")
-        return _json(
+        model = await self.service.catalog.find(
+            text, empty_status=400, empty_message="model is required"
+        )
+        return json_response(
             {
                 "id": text,
                 "object": "model",
@@ -868,36 +807,17 @@ class OpenAICompat:
         )
 
 
-def _endpoint(
-    handler: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except BadRequest as exc:
-            return _error(exc.message, exc.status)
-        except PromptTooLongError as exc:
-            return _error(str(exc), 400)
-        except QueueFullError as exc:
-            return _error(str(exc), 503)
-        except OptionError as exc:
-            return _error(str(exc), 500)
-        except ClientDisconnect:
-            return _error("request canceled", 499)
-        except Exception as exc:
-            log.error("%s %s failed:\n%s", request.method, request.url.path, traceback.format_exc())
-            return _error(str(exc) or type(exc).__name__, 500)
+def openai_routes(service: Service) -> list[Route]:
+    """The ``/v1`` routes of OpenAI's chat, completions, embeddings and models APIs."""
+    api = OpenAIAPI(service)
 
-    return endpoint
+    def route(path: str, handler: Any, methods: list[str]) -> Route:
+        return Route(path, endpoint(handler, openai_error), methods=methods)
 
-
-def openai_routes(server: OllamaServer) -> list[Route]:
-    """The ``/v1`` routes for ``server``."""
-    compat = OpenAICompat(server)
     return [
-        Route("/v1/chat/completions", _endpoint(compat.chat_completions), methods=["POST"]),
-        Route("/v1/completions", _endpoint(compat.completions), methods=["POST"]),
-        Route("/v1/embeddings", _endpoint(compat.embeddings), methods=["POST"]),
-        Route("/v1/models", _endpoint(compat.list_models), methods=["GET"]),
-        Route("/v1/models/{model:path}", _endpoint(compat.retrieve_model), methods=["GET"]),
+        route("/v1/chat/completions", api.chat_completions, ["POST"]),
+        route("/v1/completions", api.completions, ["POST"]),
+        route("/v1/embeddings", api.embeddings, ["POST"]),
+        route("/v1/models", api.list_models, ["GET"]),
+        route("/v1/models/{model:path}", api.retrieve_model, ["GET"]),
     ]
