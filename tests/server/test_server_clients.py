@@ -47,6 +47,7 @@ def test_show_describes_the_model(client: Any, demo_model: str) -> None:
     assert "PARAMETER stop <end_of_turn>" in shown.modelfile
     assert shown.template == GEMMA3_TEMPLATE
     assert shown.parameters.splitlines() == [
+        "num_predict                    256",
         'stop                           "<end_of_turn>"',
         "temperature                    1",
         "top_k                          64",

@@ -40,6 +40,10 @@ __all__ = [
 DEMO_MODEL = "gemma3:270m"
 DEMO_ALIASES = ("gemma3:270m", "gemma3:270m-q4_k_m", "gemma3:270m-it-q4_k_m")
 DEMO_PARAMS: dict[str, Any] = {
+    # Ollama's gemma3:270m is the instruction-tuned model and ends its turns; the PyPI demo is
+    # the base model, which never does, so each answer is bounded (a request's own
+    # num_predict still wins).
+    "num_predict": 256,
     "stop": ["<end_of_turn>"],
     "temperature": 1,
     "top_k": 64,
