@@ -237,11 +237,16 @@ def test_run_starts_the_embedded_server_when_none_is_running(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**cli_env, "OLLAMAKIT_MODELS": str(tmp_path / "models"), "OLLAMAKIT_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "ollamakit", "--host", f"http://127.0.0.1:{port}",
-         "run", "gemma3:270m", "Why is the sky blue?"],
-        capture_output=True, text=True, env=env, timeout=170,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "ollamakit", "--host", f"http://127.0.0.1:{port}",
+               "run", "gemma3:270m", "Why is the sky blue?"]  # fmt: skip
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=170)
+    except subprocess.TimeoutExpired as exc:
+        # The server it started outlives it: stop that one too.
+        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        if (leaked := re.search(r"pid (\d+)", stderr)) is not None:
+            os.kill(int(leaked.group(1)), signal.SIGTERM)
+        raise
     started = re.search(r"pid (\d+)", result.stderr)
     try:
         assert result.returncode == 0, result.stderr
