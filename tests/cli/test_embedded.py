@@ -67,7 +67,8 @@ def test_pull_list_show(cli: Cli, demo_model: str) -> None:
     assert "    architecture        gemma3\n" in shown.stdout
     assert "    parameters          268.10M\n" in shown.stdout
     assert "    quantization        Q4_K_M\n" in shown.stdout
-    assert '  Parameters\n    stop           "<end_of_turn>"\n' in shown.stdout
+    parameters = '  Parameters\n    num_predict    256\n    stop           "<end_of_turn>"\n'
+    assert parameters in shown.stdout
     assert "  License\n    Gemma Terms of Use\n" in shown.stdout
     assert cli("show", demo_model, "--template").stdout.startswith("{{")
     data = json.loads(cli("show", demo_model, "--json").stdout)
