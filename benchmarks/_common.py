@@ -67,10 +67,36 @@ def rotated(items: Sequence[Any], round_index: int) -> list[Any]:
     return list(items[shift:]) + list(items[:shift])
 
 
+def stop_children_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the ``finally`` blocks that stop the servers a
+    benchmark started run when it is killed, instead of leaving them running."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def direct_llama(model_path: Path, threads: int, num_ctx: int) -> Any:
+    """llama-cpp-python's ``Llama`` with the settings the server's runner uses (the anchor of
+    the server rows)."""
+    import llama_cpp
+
+    return llama_cpp.Llama(
+        model_path=str(model_path),
+        n_ctx=num_ctx,
+        n_batch=512,
+        n_ubatch=512,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
 
 
 def emit(result: dict[str, Any]) -> None:

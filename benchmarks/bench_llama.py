@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import CpuMeter, child_env, emit, free_port, rotated, use_repo_source
+from _common import CpuMeter, child_env, direct_llama, emit, free_port, rotated, use_repo_source
 
 use_repo_source()
 
@@ -139,17 +139,7 @@ class ServerContender:
 
 class DirectContender:
     def __init__(self, model_path: Path, threads: int, num_ctx: int) -> None:
-        import llama_cpp
-
-        self.llm = llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=num_ctx,
-            n_batch=512,
-            n_ubatch=512,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        self.llm = direct_llama(model_path, threads, num_ctx)
 
     def prompt_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))

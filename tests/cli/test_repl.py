@@ -360,8 +360,8 @@ def test_word_wrap_on_a_terminal(spawn: Any, fake: FakeOllama) -> None:
     _loaded(fake)
     words = [f"word{i:02d} " for i in range(40)]
     fake.expect("POST", "/api/chat", _answer(*words))
-    child = spawn("--host", fake.url, "run", "m")
-    child.setwinsize(24, 45)
+    # Born 45 columns wide: a resize after start-up could arrive after the first width read.
+    child = spawn("--host", fake.url, "run", "m", dimensions=(24, 45))
     child.expect_exact(PROMPT)
     text = _say(child, "talk")
     _bye(child)

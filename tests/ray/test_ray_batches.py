@@ -128,11 +128,17 @@ def test_retries_move_rows_to_a_host_that_answers(server: FakeOllama, second: Fa
     server.generate(error="queue full", status=503)
     second.generate("ok")
     hosts = [dead_host(), server.url, second.url]
-    udf = Generate("m", hosts=hosts, host_column="host", retries=2, max_in_flight=3)
+    udf = Generate(
+        "m", hosts=hosts, host_column="host", attempts_column="attempts", retries=2,
+        max_in_flight=3,
+    )  # fmt: skip
     out = rows(udf(pa.table({"prompt": [f"p{i}" for i in range(6)]})))
     udf.close()
     assert all(row["response"] == "ok" and row["host"] == second.url for row in out)
     assert len(second.calls("generate")) == 6
+    # every attempt counted: the answers, the 503s and at least one refused connection
+    refused = sum(row["attempts"] for row in out) - 6 - len(server.calls("generate"))
+    assert refused >= 1 and all(1 <= row["attempts"] <= 3 for row in out)
 
 
 def test_retries_give_up_and_say_how_often_they_tried(server: FakeOllama) -> None:

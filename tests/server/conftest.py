@@ -20,7 +20,16 @@ import pytest
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from server_support import CLIENTS, DEMO, ServerProcess, launch, make_client
+from server_support import (
+    CLIENTS,
+    DEMO,
+    THINK_HISTORY,
+    THINK_TEMPLATE,
+    TOOLS_TEMPLATE,
+    ServerProcess,
+    launch,
+    make_client,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +76,28 @@ def demo_model(embedded: ServerProcess) -> str:
         statuses = [line for line in response.iter_lines() if line]
     assert statuses[-1] == '{"status":"success"}', statuses[-3:]
     return DEMO
+
+
+@pytest.fixture(scope="session")
+def tools_model(embedded: ServerProcess, demo_model: str) -> str:
+    """The demo weights under a Go template that uses ``.Tools`` (so: the tools capability),
+    built with a Modelfile through ``/api/create``."""
+    native: Any = make_client("ollama", embedded.url)
+    with native:
+        native.create(model="openai-tools", from_=DEMO, template=TOOLS_TEMPLATE)
+        assert "tools" in native.show("openai-tools").capabilities
+    return "openai-tools:latest"
+
+
+@pytest.fixture(scope="session")
+def think_model(embedded: ServerProcess, demo_model: str) -> str:
+    """The demo weights under a template with ``<think>`` tags and a few worked examples, so
+    the model thinks briefly and then answers (the thinking capability)."""
+    native: Any = make_client("ollama", embedded.url)
+    with native:
+        native.create(model="think", from_=DEMO, template=THINK_TEMPLATE, messages=THINK_HISTORY)
+        assert "thinking" in native.show("think").capabilities
+    return "think"
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 
@@ -22,6 +23,59 @@ import ollamakit
 DEMO = "gemma3:270m"
 # Small, deterministic generations keep the suite fast on a 2-core machine.
 FAST = {"num_predict": 8, "temperature": 0, "seed": 42}
+
+# A Go template that uses ``.Tools``, which gives a model built on the demo weights the tools
+# capability: Modelfile-built tool models in the tests use it (fixture ``tools_model``).
+TOOLS_TEMPLATE = (
+    "{{- if .Tools }}Tools: {{ .Tools }}\n{{ end }}"
+    "{{- range .Messages }}{{ .Role }}: {{ .Content }}\n{{ end }}assistant: "
+)
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+# A schema that makes the model answer with a call in the ``{"<tool>": {...}}`` form, which
+# the template's tool-call parser (tag ``{``) reads, so a real call comes back.
+FORCED_CALL: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "get_weather": {
+            "type": "object",
+            "properties": {"city": {"enum": ["Paris"]}},
+            "required": ["city"],
+            "additionalProperties": False,
+        }
+    },
+    "required": ["get_weather"],
+    "additionalProperties": False,
+}
+
+# A thinking model: the template shows ``.Thinking`` as ``<think>…</think>`` inside ``range
+# .Messages`` (so the tags are inferred and the model has the thinking capability) and ends the
+# prompt with ``<think>`` when thinking; the history (as the Modelfile's MESSAGE lines) teaches
+# the base model to close the tag and answer.
+THINK_TEMPLATE = (
+    '{{ if and .Think (ne .ThinkLevel "medium") }}effort: {{ .ThinkLevel }}\n{{ end }}'
+    "{{ range .Messages }}{{ .Role }}:\n"
+    "{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ .Content }}\n"
+    "{{ end }}assistant:\n{{ if .Think }}<think>{{ end }}"
+)
+THINK_HISTORY = [
+    message
+    for a, b in ((2, 3), (4, 1), (5, 2))
+    for message in (
+        {"role": "user", "content": f"{a}+{b}?"},
+        {"role": "assistant", "thinking": f"add {a} and {b}", "content": str(a + b)},
+    )
+]
 
 
 def _src_dir() -> str:
@@ -127,6 +181,24 @@ def make_client(kind: str, url: str) -> object:
 
         return ollama.Client(host=url)
     return ollamakit.Client(host=url)
+
+
+def run_example(script: str, url: str) -> subprocess.CompletedProcess[str]:
+    """``examples/<script>`` run against the server at ``url``, as a user would run it."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    env = {
+        **os.environ,
+        "OLLAMA_HOST": url,
+        "PYTHONPATH": os.pathsep.join([str(examples.parent / "src"), str(examples)]),
+    }
+    return subprocess.run(
+        [sys.executable, str(examples / script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def load_stress_script(name: str) -> ModuleType:

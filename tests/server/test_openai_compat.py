@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from server_support import DEMO, ServerProcess, make_client
+from server_support import DEMO, FORCED_CALL, WEATHER_TOOL, ServerProcess
 
 from ollamakit.server.routes.openai import (
     ChatStream,
@@ -33,38 +33,11 @@ from ollamakit.server.validate import BadRequest
 TINY: dict[str, Any] = {"max_tokens": 8, "temperature": 0, "seed": 42}
 HELLO = [{"role": "user", "content": "Say hello."}]
 
-TOOLS_TEMPLATE = (
-    "{{- if .Tools }}Tools: {{ .Tools }}\n{{ end }}"
-    "{{- range .Messages }}{{ .Role }}: {{ .Content }}\n{{ end }}assistant: "
-)
-WEATHER_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
 
 @pytest.fixture(scope="module")
 def client(embedded: ServerProcess, demo_model: str) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=f"{embedded.url}/v1", api_key="ollama", max_retries=0) as made:
         yield made
-
-
-@pytest.fixture(scope="module")
-def tools_model(embedded: ServerProcess, demo_model: str) -> str:
-    """The demo weights under a Go template that uses ``.Tools`` (so: the tools capability)."""
-    native: Any = make_client("ollama", embedded.url)
-    with native:
-        native.create(model="openai-tools", from_=DEMO, template=TOOLS_TEMPLATE)
-        assert "tools" in native.show("openai-tools").capabilities
-    return "openai-tools:latest"
 
 
 def _sse_payloads(text: str) -> list[str]:
@@ -263,23 +236,6 @@ def test_tool_definitions_reach_the_prompt(
     assert native["_debug_info"]["rendered_template"] == rendered
 
 
-# A schema that makes the model answer with a call in the ``{"<tool>": {...}}`` form, which
-# the template's tool-call parser (tag ``{``) reads, so a real call comes back.
-FORCED_CALL = {
-    "type": "object",
-    "properties": {
-        "get_weather": {
-            "type": "object",
-            "properties": {"city": {"enum": ["Paris"]}},
-            "required": ["city"],
-            "additionalProperties": False,
-        }
-    },
-    "required": ["get_weather"],
-    "additionalProperties": False,
-}
-
-
 @pytest.mark.server
 def test_tool_calls_in_responses(client: openai.OpenAI, tools_model: str) -> None:
     request: dict[str, Any] = {
@@ -386,9 +342,11 @@ def test_embeddings(client: openai.OpenAI) -> None:
             f"<{len(expected.embedding)}f",
             struct.pack(f"<{len(expected.embedding)}f", *expected.embedding),
         )
-    # The client asks for base64 unless told otherwise and decodes it itself.
+    # The client asks for base64 unless told otherwise and decodes it itself. (Compared with
+    # the same single input: inputs batched together differ by float rounding.)
     default = client.embeddings.create(model=DEMO, input=texts[0])
-    assert default.data[0].embedding == pytest.approx(floats.data[0].embedding, abs=1e-6)
+    single = client.embeddings.create(model=DEMO, input=texts[0], encoding_format="float")
+    assert default.data[0].embedding == pytest.approx(single.data[0].embedding, abs=1e-6)
 
     short = client.embeddings.create(model=DEMO, input=texts[0], dimensions=8)
     vector = short.data[0].embedding
@@ -558,7 +516,10 @@ def test_reasoning_effort_rejected() -> None:
     with pytest.raises(BadRequest) as caught:
         native_chat_body({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "x"})
     assert caught.value.status == 400
-    assert caught.value.message.startswith("invalid reasoning value: 'x'")
+    assert caught.value.message == (
+        'invalid reasoning value: "x" (must be "minimal", "low", "medium", "high", "xhigh", '
+        '"ultra", "max", or "none")'
+    )
 
 
 def test_message_translation() -> None:

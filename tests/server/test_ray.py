@@ -61,7 +61,7 @@ class Servers:
     def __init__(self, base: pytest.TempPathFactory) -> None:
         self._base = base
         self._cache = base.mktemp("models")
-        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._pool = ThreadPoolExecutor(max_workers=4)
         self.started: list[LiveOllama] = []
 
     def _start(self, workdir: Path) -> LiveOllama:
@@ -91,13 +91,20 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 @pytest.fixture(scope="module")
 def starting(servers: Servers) -> list[Future[LiveOllama]]:
-    """Two servers on two loopback ports, starting while Ray does."""
-    return [servers.start(), servers.start()]
+    """Four servers on four loopback ports, starting while Ray does: two to share the work,
+    two to be killed."""
+    return [servers.start() for _ in range(4)]
 
 
 @pytest.fixture(scope="module")
 def hosts(starting: list[Future[LiveOllama]], local_ray: Any) -> list[str]:
-    return [future.result(timeout=180).url for future in starting]
+    return [future.result(timeout=180).url for future in starting[:2]]
+
+
+@pytest.fixture(scope="module")
+def victims(starting: list[Future[LiveOllama]], local_ray: Any) -> Iterator[LiveOllama]:
+    """Servers to kill, one per test that asks."""
+    return (future.result(timeout=180) for future in starting[2:])
 
 
 @pytest.fixture(scope="module")
@@ -156,42 +163,36 @@ def test_command_line_embeds_parquet_over_two_hosts(
         np.testing.assert_allclose(vectors[index], vectors[index - 4], rtol=1e-4, atol=1e-5)
 
 
-def test_a_server_killed_mid_job_has_its_rows_retried_or_recorded_as_errors(
-    local_ray: Any, hosts: list[str], servers: Servers
-) -> None:
-    """A chat stage with retries, then a generate stage without, over the same two hosts; one
-    host is killed once the first rows are out. The chat stage's rows are all answered (by the
-    other host), exactly as a client alone gets them at temperature 0; the generate stage's
-    rows that met the killed host are errors."""
-    victim = servers.start().result(timeout=180)
-    pair = [hosts[0], victim.url]
-    items = [{"id": i, "text": f"note {i % 3}"} for i in range(12)]
-    dataset = local_ray.data.from_items(items, override_num_blocks=4)
-    common: dict[str, Any] = {
-        "hosts": pair, "max_in_flight": 2, "batch_size": 3, "num_cpus": ACTOR_CPUS
-    }  # fmt: skip
-    dataset = chat(
-        dataset, DEMO_MODEL, prompt=QUESTION, system="Answer in JSON.", format=Verdict,
-        options=GREEDY, metrics=True, retries=2, host_column="chat_host",
-        error_column="chat_error", **common,
-    )  # fmt: skip
-    dataset = generate(
-        dataset, DEMO_MODEL, prompt="Count to {id}:", options=COUNTING, retries=0,
-        output_column="count", host_column="host", **common,
+def _kill_mid_job(ray: Any, victim: LiveOllama, job: Any, **options: Any) -> list[dict[str, Any]]:
+    """Run ``job`` over 8 rows in 4 blocks and kill ``victim`` (SIGKILL, as in a power cut)
+    once the first block is out: the actor is then at work on the next ones."""
+    items = [{"id": i, "text": f"note {i % 3}"} for i in range(8)]
+    dataset = job(
+        ray.data.from_items(items, override_num_blocks=4), DEMO_MODEL, max_in_flight=2,
+        batch_size=2, num_cpus=ACTOR_CPUS, host_column="host", attempts_column="attempts",
+        **options,
     )  # fmt: skip
     batches = iter(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
     received = [next(batches)]
     assert victim.pid is not None
-    os.kill(victim.pid, signal.SIGKILL)  # both stages still have rows to do
+    os.kill(victim.pid, signal.SIGKILL)
     received.extend(batches)
-    table = pa.concat_tables(received).sort_by("id")
-    rows = table.to_pylist()
+    assert victim.url in received[0]["host"].to_pylist()  # it did share the work
+    rows: list[dict[str, Any]] = pa.concat_tables(received).sort_by("id").to_pylist()
+    assert [row["id"] for row in rows] == list(range(8))
+    return rows
 
-    assert [row["id"] for row in rows] == list(range(12))
-    assert set(received[0]["chat_host"].to_pylist()) == set(pair)
-    assert table.schema.field("label").type == pa.string()
-    assert table.schema.field("eval_count").type == pa.int64()
-    assert [row["chat_error"] for row in rows] == [None] * 12
+
+def test_a_server_killed_mid_job_has_its_rows_retried_on_the_other_host(
+    local_ray: Any, hosts: list[str], victims: Iterator[LiveOllama]
+) -> None:
+    victim = next(victims)
+    rows = _kill_mid_job(
+        local_ray, victim, chat, hosts=[hosts[0], victim.url], prompt=QUESTION,
+        system="Answer in JSON.", format=Verdict, options=GREEDY, metrics=True, retries=2,
+    )  # fmt: skip
+    assert [row["error"] for row in rows] == [None] * 8
+    assert max(row["attempts"] for row in rows) >= 2  # met the killed server, then answered
     with Client(hosts[0]) as client:
         direct = {
             text: client.chat(DEMO_MODEL, [
@@ -200,14 +201,25 @@ def test_a_server_killed_mid_job_has_its_rows_retried_or_recorded_as_errors(
             ], format=Verdict, options=GREEDY)
             for text in ("note 0", "note 1", "note 2")
         }  # fmt: skip
+    # Temperature 0: the same answer whichever host gave it, and the answer a client gets.
     for row in rows:
         assert row["response"] == direct[row["text"]].message.content
         assert row["label"] == direct[row["text"]].message.parsed.label
         assert row["eval_count"] > 0
 
+
+def test_without_retries_a_killed_servers_rows_are_recorded_as_errors(
+    local_ray: Any, hosts: list[str], victims: Iterator[LiveOllama]
+) -> None:
+    victim = next(victims)
+    rows = _kill_mid_job(
+        local_ray, victim, generate, hosts=[hosts[0], victim.url], prompt="Count to {id}:",
+        options=COUNTING,
+    )  # fmt: skip
     failed = [row for row in rows if row["error"] is not None]
-    assert failed, "the stage without retries never met the killed server"
+    assert failed, "no row met the killed server"
     for row in failed:
-        assert row["host"] == victim.url and row["count"] is None
+        assert row["host"] == victim.url and row["response"] is None
         assert row["error"].startswith(("ConnectionError: ", "ProtocolError: "))
-    assert all(row["count"] for row in rows if row["error"] is None)
+    answered = [row for row in rows if row["error"] is None]
+    assert answered and all(row["response"] and row["attempts"] == 1 for row in answered)

@@ -183,8 +183,12 @@ def test_embed(client: Any, demo_model: str) -> None:
     [vector] = short.embeddings
     assert len(vector) == 8
     assert math.isclose(math.fsum(x * x for x in vector), 1.0, rel_tol=1e-6)
-    same = client.embed(demo_model, input="The sky is blue.")
-    assert same.embeddings[0] == pytest.approx(result.embeddings[0], rel=1e-5, abs=1e-6)
+    alone = client.embed(demo_model, input="The sky is blue.").embeddings[0]
+    assert client.embed(demo_model, input="The sky is blue.").embeddings[0] == alone
+    # The inputs of one call share a decode, which moves llama.cpp's results by rounding
+    # (cosine 0.998 or more on the demo model; see server/embedding.py).
+    cosine = math.fsum(x * y for x, y in zip(alone, result.embeddings[0]))
+    assert cosine > 0.995
 
 
 def test_embeddings_legacy_is_not_normalised(client: Any, demo_model: str) -> None:

@@ -30,7 +30,7 @@ import httpx
 import ollama
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
-from server_support import DEMO, ServerProcess
+from server_support import DEMO, THINK_HISTORY, THINK_TEMPLATE, ServerProcess
 
 import ollamakit
 from ollamakit.server.grammar import integer_range_rule
@@ -53,13 +53,6 @@ TOOLS_TEMPLATE = (
     '{"name": "{{ .Function.Name }}", "arguments": {{ .Function.Arguments }}}'
     "{{ end }}</tool_call>{{ end }}{{ end }}\n"
     "{{ end }}assistant:\n"
-)
-
-THINK_TEMPLATE = (
-    '{{ if and .Think (ne .ThinkLevel "medium") }}effort: {{ .ThinkLevel }}\n{{ end }}'
-    "{{ range .Messages }}{{ .Role }}:\n"
-    "{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ .Content }}\n"
-    "{{ end }}assistant:\n{{ if .Think }}<think>{{ end }}"
 )
 
 WEATHER_TOOL: dict[str, Any] = {
@@ -85,15 +78,6 @@ TOOL_HISTORY = [
             "content": "",
             "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": city}}}],
         },
-    )
-]
-
-THINK_HISTORY = [
-    message
-    for a, b in ((2, 3), (4, 1), (5, 2))
-    for message in (
-        {"role": "user", "content": f"{a}+{b}?"},
-        {"role": "assistant", "thinking": f"add {a} and {b}", "content": str(a + b)},
     )
 ]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import DEMO, FAST, ServerProcess, make_client
+from server_support import DEMO, FAST, WEATHER_TOOL, ServerProcess, make_client
 
 from ollamakit.server.gguf import _U32, _U64, _Reader
 
@@ -34,19 +34,6 @@ THINKING_TEMPLATE = (
     "{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ .Content }}\n{{ end }}"
     "assistant: {{ if .Think }}<think>{{ end }}"
 )
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def _gguf_with_chat_template(source: Path, target: Path, template: str) -> None:

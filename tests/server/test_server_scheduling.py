@@ -20,7 +20,10 @@ LONG = {"num_predict": 3000, "temperature": 0, "seed": 1}
 
 @pytest.fixture(scope="module")
 def sched(start_server: Callable[..., ServerProcess]) -> ServerProcess:
-    server = start_server(env={"OLLAMA_MAX_QUEUE": "1", "OLLAMA_MAX_LOADED_MODELS": "1"})
+    # One request at a time per model, so that a second one waits in the queue.
+    server = start_server(
+        env={"OLLAMA_MAX_QUEUE": "1", "OLLAMA_MAX_LOADED_MODELS": "1", "OLLAMA_NUM_PARALLEL": "1"}
+    )
     response = httpx.post(
         server.url + "/api/pull", json={"model": DEMO, "stream": False}, timeout=120
     )

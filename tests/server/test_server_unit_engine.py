@@ -17,7 +17,7 @@ from ollamakit.server.engine import (
     LoadOptions,
     OptionError,
     SamplingOptions,
-    _StopFilter,
+    StopFilter,
     default_threads,
     l2_normalise,
     parse_options,
@@ -155,18 +155,18 @@ def test_options_merge_and_types() -> None:
 
 
 def test_stop_filter_holds_back_partial_matches() -> None:
-    stops = _StopFilter(["<end_of_turn>", "STOP"])
+    stops = StopFilter(["<end_of_turn>", "STOP"])
     assert stops.feed("Hello <end") == ("Hello ", False)
     assert stops.feed("_of") == ("", False)
     assert stops.feed("_turn> more") == ("", True)
-    other = _StopFilter(["<end_of_turn>"])
+    other = StopFilter(["<end_of_turn>"])
     assert other.feed("a <e") == ("a ", False)
     assert other.feed("xyz") == ("<exyz", False)
     assert other.flush() == ""
-    tail = _StopFilter(["STOP"])
+    tail = StopFilter(["STOP"])
     assert tail.feed("ST") == ("", False)
     assert tail.flush() == "ST"
-    assert _StopFilter([]).feed("anything") == ("anything", False)
+    assert StopFilter([]).feed("anything") == ("anything", False)
 
 
 def test_l2_normalise_and_dimensions() -> None:
@@ -206,8 +206,9 @@ def test_thinking_parser() -> None:
 class FakeRunner:
     """Stands in for llama.cpp: the scheduler only creates and closes runners."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, num_parallel: int = 1) -> None:
         self.name = name
+        self.num_parallel = num_parallel
         self.closed = threading.Event()
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,6 +156,30 @@ def test_entries_newest_first_and_skip_garbage(tmp_path: Path) -> None:
     assert [entry.name.model for entry in store.entries()] == ["new", "old"]
 
 
+def test_listing_survives_a_model_deleted_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Listing and lookups read manifests/ without the store's lock; a delete that removes a
+    # model's directory between reading a directory and entering it must not fail them.
+    store = Store(tmp_path)
+    for name in ("a", "b", "c"):
+        _model(store, name, name.encode())
+    library = tmp_path / "manifests/registry.ollama.ai/library"
+    real_scandir = os.scandir
+    deleted: list[bool] = []
+
+    def scandir_then_delete(path: Any) -> Any:
+        entries = list(real_scandir(path))
+        if Path(path) == library and not deleted:
+            deleted.append(False)  # the delete lists the store itself: only once
+            deleted[0] = store.delete(ModelName.parse("b"))
+        return contextlib.nullcontext(entries)
+
+    monkeypatch.setattr(os, "scandir", scandir_then_delete)
+    assert sorted(entry.name.model for entry in store.entries()) == ["a", "c"]
+    assert deleted == [True] and not (library / "b").exists()
+
+
 def test_startup_cleans_dead_temp_files_and_prunes(tmp_path: Path) -> None:
     store = Store(tmp_path)
     _model(store, "a", b"kept")
@@ -167,8 +193,8 @@ def test_startup_cleans_dead_temp_files_and_prunes(tmp_path: Path) -> None:
     dead_pid = int(dead.stdout)
     stale = store.tmp_dir / f"blob-{dead_pid}-0123456789abcdef.tmp"
     stale.write_bytes(b"half a blob")
-    live = store.tmp_dir / f"blob-{os.getppid()}-0123456789abcdef.tmp"
-    live.write_bytes(b"someone else's upload")
+    live, handle = store.open_temp("blob")  # held open, as an upload in progress holds it
+    handle.write(b"someone else's upload")
     legacy = tmp_path / "blobs" / ("sha256:" + hashlib.sha256(b"legacy").hexdigest())
     legacy.write_bytes(b"legacy")
 
@@ -179,6 +205,7 @@ def test_startup_cleans_dead_temp_files_and_prunes(tmp_path: Path) -> None:
     assert store.has_blob(young)
     assert (tmp_path / "blobs" / legacy.name.replace(":", "-")).exists()
     assert store.load(ModelName.parse("a")) is not None
+    handle.close()
     live.unlink()
 
 

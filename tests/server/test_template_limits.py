@@ -62,7 +62,7 @@ def test_parsing_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append(pos)
         return 1, 0
 
-    monkeypatch.setattr(tpl, "_line_col", line_col)
+    monkeypatch.setattr(tpl.executor, "_line_col", line_col)
     tpl._cache.clear()
     Template("{{ .Prompt }}\n" * 1000)
     assert calls == []

@@ -17,6 +17,10 @@ Everything is bounded in size and time; nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +40,10 @@ if str(_HERE.parent / "server") not in sys.path:
 from server_support import DEMO, ServerProcess, launch  # noqa: E402
 
 PROBE_INTERVAL = 0.05
+# The server's OLLAMAKIT_HEADER_TIMEOUT and OLLAMAKIT_BODY_TIMEOUT (its defaults unless a
+# test starts a server with others): the slow-client attack paces itself on them.
+HEADER_TIMEOUT = 30.0
+BODY_TIMEOUT = 60.0
 
 
 def rss_mib(pid: int | None) -> float:
@@ -80,8 +89,36 @@ HEADER = (
 )
 
 
+# The probe runs in a process of its own: an attack that builds a large body in this one
+# would otherwise hold this interpreter and look like a stall of the server.
+_PROBE = """
+import http.client, json, select, sys, time
+host, port, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+connection = http.client.HTTPConnection(host, port, timeout=120)
+worst, count, failures = 0.0, 0, []
+print("ready", flush=True)
+while True:
+    started = time.perf_counter()
+    try:
+        connection.request("GET", "/api/version")
+        answer = connection.getresponse()
+        answer.read()
+        if answer.status != 200:
+            failures.append(f"status {answer.status}")
+    except OSError as exc:
+        failures.append(f"{type(exc).__name__}: {exc}")
+        connection.close()
+    worst = max(worst, time.perf_counter() - started)
+    count += 1
+    if select.select([sys.stdin], [], [], interval)[0]:
+        break
+print(json.dumps({"worst": worst, "count": count, "failures": failures}), flush=True)
+"""
+
+
 class Probe:
-    """Asks ``/api/version`` every 50 ms on its own connection and samples the server's RSS."""
+    """Asks ``/api/version`` every 50 ms on its own connection, from another process, and
+    samples the server's RSS meanwhile."""
 
     def __init__(self, url: str, pid: int | None) -> None:
         self.url = url
@@ -91,30 +128,37 @@ class Probe:
         self.failures: list[str] = []
         self.rss_peak = rss_mib(pid)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="probe", daemon=True)
+        self._sampler = threading.Thread(target=self._sample, name="rss", daemon=True)
+        self._process: subprocess.Popen[str] | None = None
 
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=60) as session:
-            while not self._stop.is_set():
-                started = time.perf_counter()
-                try:
-                    answer = session.get("/api/version")
-                    if answer.status_code != 200:
-                        self.failures.append(f"status {answer.status_code}")
-                except httpx.HTTPError as exc:
-                    self.failures.append(f"{type(exc).__name__}: {exc}")
-                self.worst = max(self.worst, time.perf_counter() - started)
-                self.count += 1
-                self.rss_peak = max(self.rss_peak, rss_mib(self.pid))
-                self._stop.wait(PROBE_INTERVAL)
+    def _sample(self) -> None:
+        while not self._stop.wait(PROBE_INTERVAL):
+            self.rss_peak = max(self.rss_peak, rss_mib(self.pid))
 
     def __enter__(self) -> Probe:
-        self._thread.start()
+        host, port = self.url.removeprefix("http://").split(":")
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _PROBE, host, port, str(PROBE_INTERVAL)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        if self._process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the probe did not start")
+        self._sampler.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=120)
+        self._sampler.join(timeout=10)
+        process = self._process
+        if process is None:
+            return
+        output, _ = process.communicate(timeout=180)  # closing its stdin stops it
+        result = json.loads(output.strip().splitlines()[-1])
+        self.worst, self.count = result["worst"], result["count"]
+        self.failures = result["failures"]
 
 
 # An attack takes the server's URL and a scale (1 = the sizes of the review) and returns
@@ -195,6 +239,205 @@ def template_distinct(url: str, scale: float) -> tuple[str, bool]:
     return f"statuses {sorted(set(statuses))}", set(statuses) == {200}
 
 
+def _chat(count: int, content: str = "hello there", numbered: bool = True) -> list[dict[str, str]]:
+    roles = ("user", "assistant")
+    return [
+        {"role": roles[i % 2], "content": f"{content} {i}" if numbered else content}
+        for i in range(count)
+    ]
+
+
+TINY = {"num_predict": 1, "temperature": 0, "seed": 1}
+# A small context keeps the evaluation of a truncated prompt short on a slow machine.
+SMALL_CONTEXT = {**TINY, "num_ctx": 512}
+
+
+def _tiny_generation(url: str) -> float:
+    """Seconds a one-token generation takes (the demo model is loaded first)."""
+    started = time.perf_counter()
+    body = {"model": DEMO, "prompt": "Hi", "raw": True, "stream": False, "options": SMALL_CONTEXT}
+    httpx.post(url + "/api/generate", json=body, timeout=300).raise_for_status()
+    return time.perf_counter() - started
+
+
+def chat_truncation(url: str, scale: float) -> tuple[str, bool]:
+    """1,500 short messages (about 90 KB) that do not fit the context: old turns are dropped
+    until the prompt fits, which re-rendered the whole chat once per dropped turn."""
+    messages = _chat(max(2, int(1500 * scale)))
+    body = {"model": DEMO, "messages": messages, "stream": False, "options": SMALL_CONTEXT}
+    response = httpx.post(url + "/api/chat", json=body, timeout=600)
+    if response.status_code != 200:
+        return f"{response.status_code} {_error(response)}", False
+    prompt_tokens = response.json()["prompt_eval_count"]
+    return f"200, prompt cut to {prompt_tokens} tokens", 0 < prompt_tokens <= 512
+
+
+def departed_client(url: str, scale: float) -> tuple[str, bool]:
+    """A generation whose template takes many seconds to render; its client leaves after
+    one second. How long does the next request then wait for the model?"""
+    alone = _tiny_generation(url)
+    slow = "{{range 12000}}{{range 12000}}{{end}}{{end}}{{ .Prompt }}"
+    body = {
+        "model": DEMO,
+        "prompt": "Hi",
+        "template": slow,
+        "stream": False,
+        "options": SMALL_CONTEXT,
+    }
+    try:
+        httpx.post(url + "/api/generate", json=body, timeout=1.0)
+    except httpx.TimeoutException:
+        pass
+    waited = _tiny_generation(url)
+    return (
+        f"next request took {waited:.1f} s (alone {alone:.1f} s)",
+        waited < alone + 2.0,
+    )
+
+
+def chat_debug_render(url: str, scale: float) -> tuple[str, bool]:
+    """``_debug_render_only`` of a chat of 100,000 messages (4.6 MB)."""
+    messages = _chat(int(100_000 * scale), "hi")
+    body = {"model": DEMO, "messages": messages, "stream": False, "_debug_render_only": True}
+    response = httpx.post(url + "/api/chat", json=body, timeout=600)
+    if response.status_code != 200:
+        return f"{response.status_code} {_error(response)}", False
+    rendered = response.json()["_debug_info"]["rendered_template"]
+    return f"200, {len(rendered) / 1e6:.1f} MB prompt", rendered.count("<start_of_turn>") > 1
+
+
+def huge_body(url: str, scale: float) -> tuple[str, bool]:
+    """A 60 MB chat of 1.8 million tiny messages (the largest body the default allows is
+    64 MiB)."""
+    count = int(1_800_000 * scale)
+    body = json.dumps(
+        {
+            "model": DEMO,
+            "stream": False,
+            "options": SMALL_CONTEXT,
+            "messages": _chat(count, "x", False),
+        }
+    ).encode()
+    response = httpx.post(url + "/api/chat", content=body, timeout=600)
+    if response.status_code != 200:
+        return f"{response.status_code} {_error(response)}", False
+    tokens = response.json()["prompt_eval_count"]
+    return f"200 ({len(body) / 1e6:.0f} MB body), prompt cut to {tokens} tokens", tokens > 0
+
+
+def responses_huge_input(url: str, scale: float) -> tuple[str, bool]:
+    """/v1/responses with 1.8 million input items (60 MB), the last of an unknown type: all
+    of them are translated before it is refused."""
+    count = int(1_800_000 * scale)
+    items: list[dict[str, Any]] = [*_chat(count - 1, "x", False), {"type": "bogus"}]
+    body = json.dumps({"model": DEMO, "input": items}).encode()
+    response = httpx.post(url + "/v1/responses", content=body, timeout=600)
+    expected = f'input[{count - 1}]: unknown input item type: "bogus"'
+    message = response.json().get("error", {}).get("message")
+    outcome = f"{response.status_code} ({len(body) / 1e6:.0f} MB body): {message}"
+    return outcome, response.status_code == 400 and message == expected
+
+
+def _closed_after(sock: socket.socket, limit: float) -> float | None:
+    """Seconds until the server closes ``sock`` (None if still open after ``limit``)."""
+    started = time.perf_counter()
+    sock.settimeout(limit)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return None
+    except OSError:
+        pass
+    return time.perf_counter() - started
+
+
+def slow_clients(url: str, scale: float) -> tuple[str, bool]:
+    """Ten connections that send nothing, one that sends its headers a byte at a time, one
+    that stops in the middle of its body, and an upload that keeps sending a little at a
+    time for twice the body timeout (a slow but live client, which must succeed)."""
+    host, port = url.removeprefix("http://").split(":")
+    limit = HEADER_TIMEOUT + BODY_TIMEOUT + 30
+    results: dict[str, Any] = {}
+
+    def connect() -> socket.socket:
+        return socket.create_connection((host, int(port)), timeout=10)
+
+    def silent() -> None:
+        sockets = [connect() for _ in range(10)]
+        times = [_closed_after(sock, limit) for sock in sockets]
+        for sock in sockets:
+            sock.close()
+        results["silent"] = times
+
+    def trickle_headers() -> None:
+        sock = connect()
+        request = b"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 1000
+        started = time.perf_counter()
+        try:
+            for byte in request:
+                sock.sendall(bytes([byte]))
+                time.sleep(min(1.0, HEADER_TIMEOUT / 10))
+                if time.perf_counter() - started > limit:
+                    break
+        except OSError:
+            pass
+        results["trickle"] = time.perf_counter() - started
+        sock.close()
+
+    def stalled_body() -> None:
+        sock = connect()
+        sock.sendall(b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{")
+        started = time.perf_counter()
+        sock.settimeout(limit)
+        try:
+            answer = sock.recv(4096)
+        except OSError:
+            answer = b""
+        results["stalled"] = (time.perf_counter() - started, answer.split(b"\r\n", 1)[0])
+        sock.close()
+
+    def live_upload() -> None:
+        pieces = [bytes([index]) * 1024 for index in range(8)]
+        digest = "sha256:" + hashlib.sha256(b"".join(pieces)).hexdigest()
+        pause = 2 * BODY_TIMEOUT / len(pieces)
+
+        def body() -> Iterator[bytes]:
+            for piece in pieces:
+                time.sleep(pause)
+                yield piece
+
+        response = httpx.post(url + f"/api/blobs/{digest}", content=body(), timeout=limit)
+        results["upload"] = response.status_code
+
+    threads = [
+        threading.Thread(target=work)
+        for work in (silent, trickle_headers, stalled_body, live_upload)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(limit + 30)
+    silent_times = results.get("silent") or [None]
+    stalled = results.get("stalled", (None, b""))
+    closed = [t for t in silent_times if t is not None]
+    outcome = (
+        f"idle: {len(closed)} of {len(silent_times)} closed after "
+        f"{max(closed, default=0):.1f} s; "
+        f"header trickle cut after {results.get('trickle', 0):.1f} s; "
+        f"stalled body: {stalled[1].decode(errors='replace')} after {stalled[0] or 0:.1f} s; "
+        f"live upload: {results.get('upload')}"
+    )
+    ok = (
+        len(closed) == len(silent_times)
+        and max(closed) < HEADER_TIMEOUT + 5
+        and results.get("trickle", limit) < HEADER_TIMEOUT + 5
+        and stalled[1].startswith(b"HTTP/1.1 408")
+        and results.get("upload") == 201
+    )
+    return outcome, ok
+
+
 ATTACKS: dict[str, Attack] = {
     "template: nested ranges 12,000²": template_nested_range,
     "template: range 10,000,000": template_huge_range,
@@ -202,6 +445,12 @@ ATTACKS: dict[str, Attack] = {
     "template: output amplification": template_amplification,
     "template: 2 MB source": template_too_large,
     "template: 8 distinct 16 KiB sources": template_distinct,
+    "chat: 1,500 messages to truncate": chat_truncation,
+    "generate: client leaves during a slow render": departed_client,
+    "chat: _debug_render_only of 100,000 messages": chat_debug_render,
+    "chat: 60 MB body, 1.8 million messages": huge_body,
+    "responses: 60 MB body, 1.8 million input items": responses_huge_input,
+    "connections: silent, trickling and stalled clients": slow_clients,
 }
 
 
@@ -265,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     ok = True
     with own_server() as server:
+        _tiny_generation(server.url)  # the model loaded before any memory is measured
         print(HEADER, flush=True)
         for name, attack in chosen.items():
             measure = run_attack(server.url, server.process.pid, name, attack, args.scale)

@@ -21,7 +21,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from . import Chat, Embed, Generate, chat, embed, generate
+
 __all__ = ["main"]
+
+_JOBS: dict[str, tuple[Any, type[Embed | Generate | Chat]]] = {
+    "embed": (embed, Embed),
+    "generate": (generate, Generate),
+    "chat": (chat, Chat),
+}
 
 _COMMON_HELP = {
     "embed": "add an embedding column (fixed-size list of float32)",
@@ -82,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--on-error", choices=("column", "raise"), default="column")
         sub.add_argument("--error-column", default="error")
         sub.add_argument("--host-column", default=None, help="record which host answered")
+        sub.add_argument("--attempts-column", default=None, help="record how many attempts")
         sub.add_argument("--options", type=_json_object, default=None, help="model options")
         sub.add_argument("--keep-alive", default=None)
         sub.add_argument("--address", default=None, help="Ray cluster address (ray.init)")
@@ -107,6 +116,7 @@ def _udf_options(args: argparse.Namespace) -> dict[str, Any]:
         "on_error": args.on_error,
         "error_column": args.error_column,
         "host_column": args.host_column,
+        "attempts_column": args.attempts_column,
         "options": args.options,
         "keep_alive": args.keep_alive,
         "output_column": args.output_column,
@@ -136,19 +146,21 @@ def _summary(output: str, error_column: str | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    job, udf = _JOBS[args.command]
+    options = _udf_options(args)
+    checked = {name: value for name, value in options.items() if name != "batch_size"}
+    try:  # a mistake in a template or an option stops here, before Ray starts
+        udf(args.model, **checked).close()
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
     import ray
-
-    from . import chat, embed, generate
 
     if not ray.is_initialized():
         ray.init(address=args.address)
-    job = {"embed": embed, "generate": generate, "chat": chat}[args.command]
     dataset = job(
-        ray.data.read_parquet(args.input),
-        args.model,
-        concurrency=args.concurrency,
-        **_udf_options(args),
+        ray.data.read_parquet(args.input), args.model, concurrency=args.concurrency, **options
     )
     dataset.write_parquet(args.output)
     print(_summary(args.output, args.error_column if args.on_error == "column" else None))

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from .. import AsyncClient, ChatResponse, GenerateResponse, OllamaError, ParseError
+from .._tasks import all_or_nothing
 from ._columns import RecordColumns, embedding_array
 from ._hosts import Failover, HostPool, RowError, retryable
 from ._template import NullValueError, Template
@@ -73,12 +74,24 @@ class _Row:
     value: Any = None
     error: str | None = None
     host: str | None = None
+    attempts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _OllamaBatches:
     """What :class:`Embed`, :class:`Generate` and :class:`Chat` share: hosts, concurrency,
-    retries, error handling and the assembly of the output table."""
+    retries, error handling and the assembly of the output table.
+
+    ``hosts``: a list of hosts (any ``OLLAMA_HOST`` form), a comma-separated string, or ``None``
+    for the server on the actor's own node. ``max_in_flight``: requests under way per actor.
+    ``retries``: further attempts for a row that failed in a way that may pass (see
+    :mod:`._hosts`). ``timeout``: seconds per request (default: the client's, 10 s to connect
+    and 600 s to read); ``client_options``: anything else :class:`~ollamakit.AsyncClient`
+    takes. ``cooldown``: seconds a host that failed at the transport level is set aside.
+    ``on_error``: ``"column"`` (the reason in ``error_column``) or ``"raise"``.
+    ``host_column``/``attempts_column``: columns for the host that answered and the number of
+    attempts, when named.
+    """
 
     def __init__(
         self,
@@ -92,6 +105,7 @@ class _OllamaBatches:
         on_error: OnError = "column",
         error_column: str = "error",
         host_column: str | None = None,
+        attempts_column: str | None = None,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, str) or not model:
@@ -104,6 +118,7 @@ class _OllamaBatches:
         self._on_error = on_error
         self._error_column = error_column
         self._host_column = host_column
+        self._attempts_column = attempts_column
         options = dict(client_options or {})
         if timeout is not None:
             options["timeout"] = timeout
@@ -163,6 +178,10 @@ class _OllamaBatches:
                 f"the dataset does not have; it has {', '.join(map(repr, table.column_names))}"
             )
 
+    def _record(self, row: _Row, host: int, attempts: int) -> None:
+        row.host = self._failover.base_url(host)
+        row.attempts = attempts
+
     def _fail(self, row: _Row, error: BaseException, attempts: int = 1) -> None:
         if self._on_error == "raise":
             raise error
@@ -172,6 +191,9 @@ class _OllamaBatches:
         columns = self._output(rows)
         if self._host_column:
             columns.append((self._host_column, pa.array([row.host for row in rows], pa.string())))
+        if self._attempts_column:
+            attempts = pa.array([row.attempts for row in rows], pa.int64())
+            columns.append((self._attempts_column, attempts))
         if self._on_error == "column":
             errors = pa.array([row.error for row in rows], pa.string())
             columns.append((self._error_column, errors))
@@ -239,7 +261,7 @@ class Embed(_OllamaBatches):
         groups = [
             ready[at : at + self._per_request] for at in range(0, len(ready), self._per_request)
         ]
-        await asyncio.gather(*(self._embed(group, texts, rows) for group in groups))
+        await all_or_nothing([self._embed(group, texts, rows) for group in groups])
         return rows
 
     async def _embed(self, group: list[int], texts: list[Any], rows: list[_Row]) -> None:
@@ -249,21 +271,20 @@ class Embed(_OllamaBatches):
             return client.embed(self.model, inputs, **self._request)
 
         try:
-            response, index = await self._failover.send(request)
+            answer = await self._failover.send(request)
         except RowError as failure:
             if len(group) > 1 and not retryable(failure.error) and self._on_error == "column":
-                await asyncio.gather(*(self._embed([one], texts, rows) for one in group))
+                await all_or_nothing([self._embed([one], texts, rows) for one in group])
                 return
-            host = self._failover.base_url(failure.host)
             for one in group:
-                rows[one].host = host
+                self._record(rows[one], failure.host, failure.attempts)
                 self._fail(rows[one], failure.error, failure.attempts)
             return
-        host = self._failover.base_url(index)
-        vectors = response.embeddings or []
+        for one in group:
+            self._record(rows[one], answer.host, answer.attempts)
+        vectors = answer.result.embeddings or []
         for position, one in enumerate(group):
             row = rows[one]
-            row.host = host
             if len(vectors) != len(group):
                 self._fail(row, OllamaError(f"{len(vectors)} embeddings for {len(group)} inputs"))
                 continue
@@ -327,12 +348,10 @@ class _Completion(_OllamaBatches):
     async def _answer(self, table: pa.Table) -> list[_Row]:
         values = {name: table.column(name).to_pylist() for name in self._input_columns()}
         rows = [_Row() for _ in range(table.num_rows)]
-        await asyncio.gather(
-            *(
-                self._complete({name: column[at] for name, column in values.items()}, row)
-                for at, row in enumerate(rows)
-            )
-        )
+        await all_or_nothing([
+            self._complete({name: column[at] for name, column in values.items()}, row)
+            for at, row in enumerate(rows)
+        ])  # fmt: skip
         return rows
 
     async def _complete(self, values: dict[str, Any], row: _Row) -> None:
@@ -343,14 +362,15 @@ class _Completion(_OllamaBatches):
             self._fail(row, exc)
             return
         try:
-            response, index = await self._failover.send(self._call(prompt, system))
+            answer = await self._failover.send(self._call(prompt, system))
         except RowError as failure:
             if isinstance(failure.error, ParseError):  # keep what the model wrote
                 row.extra["text"] = failure.error.raw
-            row.host = self._failover.base_url(failure.host)
+            self._record(row, failure.host, failure.attempts)
             self._fail(row, failure.error, failure.attempts)
             return
-        row.host = self._failover.base_url(index)
+        self._record(row, answer.host, answer.attempts)
+        response = answer.result
         text, thinking = self._text(response)
         row.value = response.parsed if self._parsed is not None else None
         row.extra = {"text": text, "thinking": thinking}

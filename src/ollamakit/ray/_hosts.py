@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .. import (
     AsyncClient,
@@ -32,7 +32,7 @@ from .. import (
     TransportError,
 )
 
-__all__ = ["Failover", "HostPool", "RowError", "retryable"]
+__all__ = ["Answer", "Failover", "HostPool", "RowError", "retryable"]
 
 T = TypeVar("T")
 
@@ -116,6 +116,15 @@ class HostPool:
             host.down_until = self._clock() + self._cooldown
 
 
+@dataclass
+class Answer(Generic[T]):
+    """A request's result, the host that gave it and how many attempts it took."""
+
+    result: T
+    host: int
+    attempts: int
+
+
 class RowError(Exception):
     """A request that failed for good: the last error, how many attempts were made and the
     host of the last one."""
@@ -168,9 +177,9 @@ class Failover:
         """The address of host ``index`` as its client resolved it (never with credentials)."""
         return self._client(index).base_url
 
-    async def send(self, request: Callable[[AsyncClient], Awaitable[T]]) -> tuple[T, int]:
-        """``request`` on a client, and which host answered; :class:`RowError` when every
-        allowed attempt failed."""
+    async def send(self, request: Callable[[AsyncClient], Awaitable[T]]) -> Answer[T]:
+        """``request`` on a client, and which host answered after how many attempts;
+        :class:`RowError` when every allowed attempt failed."""
         tried: list[int] = []
         async with self._slots:
             while True:
@@ -191,7 +200,7 @@ class Failover:
                     self.pool.finished(index)
                     raise
                 self.pool.finished(index)
-                return result, index
+                return Answer(result, index, len(tried) + 1)
 
     async def close(self) -> None:
         for client in self._clients:

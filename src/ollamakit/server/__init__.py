@@ -11,13 +11,16 @@ The code is layered, each layer importing only the ones below it (``lint-imports
 * ``service``: the pipeline, free of HTTP: a validated request -> a plan (model, load options,
   prompt, sampling, grammar, output parsers) -> a stream of events (text, thinking, tool
   calls, done with metrics, error); plus embeddings and model management.
-* the machinery: ``scheduler`` (runners and queues), ``engine`` (llama.cpp), ``store``,
+* the machinery: ``scheduler`` and ``turns`` (runners, queues, whose turn it is), ``engine``
+  (llama.cpp; ``batching`` runs the requests of one model together, ``sampling`` chooses
+  their tokens, ``embedding`` packs embedding inputs), ``sizing`` (memory), ``store``,
   ``prompt``/``templates`` (prompt formats), ``output``/``toolcalls`` (parsing the output),
   ``registry``, ``create``; and at the bottom ``settings``, ``validate`` and ``wire``.
 
-Generation of different models is serialised on a CPU-only machine (one compute slot per
+Generation of different models is serialised on a CPU-only machine (one model computes per
 ``num_thread`` CPUs): two llama.cpp thread pools on the same cores slow each other down far
-more than they gain.
+more than they gain. Requests for the same model share its decodes instead (up to
+``OLLAMA_NUM_PARALLEL`` at once).
 
 The store uses Ollama's layout, so ``--models ~/.ollama/models`` serves an existing Ollama
 store.
@@ -46,6 +49,7 @@ def serve(
     import uvicorn
 
     from .routes import create_app
+    from .timeouts import BodyTimeoutMiddleware, protocol
 
     config = build_config(host, port, models_dir, **overrides)
     handler = logging.StreamHandler(sys.stderr)
@@ -60,14 +64,8 @@ def serve(
     server_log.handlers[:] = [general]
     server_log.setLevel(logging.INFO)
     server_log.propagate = False
-    app = create_app(config)
-    server_log.info(
-        "ollamakit server listening on %s:%d (models: %s)",
-        config.host,
-        config.port,
-        config.models_dir,
-    )
-    uvicorn.run(
+    app = BodyTimeoutMiddleware(create_app(config), timeout=config.body_timeout)
+    settings = uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
@@ -75,7 +73,18 @@ def serve(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        http=protocol(config.header_timeout),
     )
+    # Bound before the announcement, so "listening" is true when it is printed (and a busy
+    # port fails before it); port 0 is announced as the port the system chose.
+    sock = settings.bind_socket()
+    server_log.info(
+        "ollamakit server listening on %s:%d (models: %s)",
+        config.host,
+        sock.getsockname()[1],
+        config.models_dir,
+    )
+    uvicorn.Server(settings).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

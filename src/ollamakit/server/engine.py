@@ -1,34 +1,40 @@
-"""The llama.cpp runner: load a GGUF, tokenize, generate token by token, embed.
+"""The llama.cpp runner: load a GGUF, tokenize, generate, embed.
 
-Everything here is blocking and runs in worker threads; the scheduler makes sure only one
-generation uses a runner at a time. A generation reports each piece of text through a
-callback and polls a cancel flag between tokens, so a client that goes away stops the model
-within one token.
+A :class:`Runner` is one loaded model: one llama.cpp context with ``num_parallel`` slots,
+driven by a :class:`~.batching.Batcher` that batches every running generation into each
+decode. :meth:`Runner.generate` blocks its (worker) thread until its generation ends,
+reporting each piece of text through a callback; it polls a cancel flag between tokens, so a
+client that goes away frees its slot within one token. Any number of threads may call a
+runner at once; the scheduler keeps that number at most ``num_parallel``.
 
 Options follow Ollama's names and defaults (``ollama-api.md`` section 2). Options that change
-how the model is loaded (``num_ctx``, ``num_batch``, ``num_thread``) are part of
-:class:`LoadOptions`; a request asking for different ones gets a freshly loaded runner.
+how the model is loaded are part of :class:`LoadOptions`; a request asking for different ones
+gets a freshly loaded runner.
 """
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import importlib
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .batching import Batcher, GenerationResult, SequenceSpec
+from .embedding import Embedder, EmbedResult
+from .sampling import Sampler, StopFilter
 from .validate import BadRequest
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "KV_CACHE_TYPES",
     "EmbedResult",
     "GenerationResult",
     "LoadOptions",
@@ -36,7 +42,9 @@ __all__ = [
     "PromptTooLongError",
     "Runner",
     "SamplingOptions",
+    "StopFilter",
     "default_threads",
+    "kv_cache_type_for",
     "l2_normalise",
     "parse_options",
 ]
@@ -186,12 +194,41 @@ def usable_threads(requested: int) -> int:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """Options fixed when llama.cpp creates the context; different values need a reload."""
+    """Options fixed when llama.cpp creates the context; different values need a reload.
+
+    ``num_ctx`` is each slot's context: the context llama.cpp allocates holds
+    ``num_ctx * num_parallel`` tokens, as in Ollama. ``flash_attention`` None lets llama.cpp
+    decide; ``kv_cache_type`` is one of :data:`KV_CACHE_TYPES`.
+    """
 
     num_ctx: int
     num_batch: int
     num_thread: int
     use_mmap: bool = False
+    num_parallel: int = 1
+    flash_attention: bool | None = None
+    kv_cache_type: str = "f16"
+
+
+# OLLAMA_KV_CACHE_TYPE values and their ggml types; the quantized ones need flash attention.
+KV_CACHE_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
+
+
+def kv_cache_type_for(requested: str, flash_attention: bool | None) -> str:
+    """The KV cache type a load uses, with Ollama's rules (``llm/server.go``): an unknown
+    type, or a quantized one with flash attention turned off, falls back to f16."""
+    kind = requested.strip().lower() or "f16"
+    if kind not in KV_CACHE_TYPES:
+        log.warning("unsupported OLLAMA_KV_CACHE_TYPE %r, using f16", requested)
+        return "f16"
+    if kind != "f16" and flash_attention is False:
+        log.warning(
+            "OLLAMA_FLASH_ATTENTION must be enabled to use a quantized OLLAMA_KV_CACHE_TYPE "
+            "(%s), using f16",
+            kind,
+        )
+        return "f16"
+    return kind
 
 
 @dataclass(frozen=True)
@@ -209,9 +246,10 @@ class SamplingOptions:
     num_predict: int = -1
     num_keep: int = 4
     stop: tuple[str, ...] = ()
+    shift: bool = True  # the request's `shift`: context shift when the context fills
 
     @classmethod
-    def from_options(cls, options: dict[str, Any]) -> SamplingOptions:
+    def from_options(cls, options: dict[str, Any], *, shift: bool = True) -> SamplingOptions:
         return cls(
             temperature=options["temperature"],
             top_k=options["top_k"],
@@ -226,24 +264,8 @@ class SamplingOptions:
             num_predict=options["num_predict"],
             num_keep=options["num_keep"],
             stop=tuple(stop for stop in options["stop"] if stop),
+            shift=shift,
         )
-
-
-@dataclass
-class GenerationResult:
-    done_reason: str
-    prompt_tokens: list[int]
-    output_tokens: list[int] = field(default_factory=list)
-    prompt_eval_count: int = 0
-    prompt_eval_ns: int = 0
-    eval_count: int = 0
-    eval_ns: int = 0
-
-
-@dataclass
-class EmbedResult:
-    vectors: list[list[float]]
-    prompt_tokens: int
 
 
 def l2_normalise(vector: Sequence[float]) -> list[float]:
@@ -253,157 +275,13 @@ def l2_normalise(vector: Sequence[float]) -> list[float]:
     return [value / norm for value in vector]
 
 
-class _StopFilter:
-    """Holds back text that could be the start of a stop sequence, so a stop string split
-    across tokens never leaks to the client."""
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self.stops = [stop for stop in stops if stop]
-        self.pending = ""
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        """Returns text safe to emit and whether a stop sequence was hit."""
-        if not self.stops:
-            return text, False
-        buffer = self.pending + text
-        cut = -1
-        for stop in self.stops:
-            index = buffer.find(stop)
-            if index >= 0 and (cut < 0 or index < cut):
-                cut = index
-        if cut >= 0:
-            self.pending = ""
-            return buffer[:cut], True
-        hold = 0
-        for stop in self.stops:
-            for length in range(min(len(stop) - 1, len(buffer)), 0, -1):
-                if buffer.endswith(stop[:length]):
-                    hold = max(hold, length)
-                    break
-        if hold:
-            self.pending = buffer[-hold:]
-            return buffer[:-hold], False
-        self.pending = ""
-        return buffer, False
-
-    def flush(self) -> str:
-        text, self.pending = self.pending, ""
-        return text
-
-
-class _Sampler:
-    """llama.cpp's sampler chain for one request, in Ollama's order (penalties, top_k,
-    typical_p, top_p, min_p, temperature, then a seeded draw; greedy at temperature 0).
-
-    A grammar (``format``) is checked the way llama.cpp's own server does: sample without
-    it, and only when the chosen token breaks the grammar, resample with the grammar applied
-    to the whole vocabulary. Applying it to all 262k tokens of every step is 10x slower.
-    """
-
-    def __init__(
-        self, runner: Runner, options: SamplingOptions, *, last_n: int, grammar: Any
-    ) -> None:
-        llama_cpp = runner._llama_cpp
-        # llama_cpp ships partial annotations; its sampler wrapper is used untyped.
-        _internals: Any = importlib.import_module("llama_cpp._internals")
-        self._llama_cpp = llama_cpp
-        self._ctx = runner.llm.ctx
-        self._n_vocab = runner.n_vocab
-        seed = options.seed if options.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED
-        chain: Any = _internals.LlamaSampler()
-        chain.add_penalties(
-            runner.n_vocab,
-            last_n,
-            options.repeat_penalty,
-            options.frequency_penalty,
-            options.presence_penalty,
-        )
-        temperature = options.temperature
-        if temperature == 0:
-            chain.add_greedy()
-        elif temperature < 0:
-            chain.add_dist(seed)
-        else:
-            chain.add_top_k(options.top_k)
-            chain.add_typical(options.typical_p, 1)
-            chain.add_top_p(options.top_p, 1)
-            chain.add_min_p(options.min_p, 1)
-            chain.add_temp(temperature)
-            chain.add_dist(seed)
-        self._chain: Any = chain
-        self._grammar: Any = None
-        if grammar is not None:
-            self._grammar = llama_cpp.llama_sampler_init_grammar(
-                runner._vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-            )
-            if not self._grammar:
-                raise ValueError("invalid grammar for format")
-        self._single = (llama_cpp.llama_token_data * 1)()
-
-    def sample(self, logits: Any) -> int:
-        """The next token, from the context's last logits or the given saved ones."""
-        llama_cpp = self._llama_cpp
-        if logits is None and self._grammar is None:
-            return int(llama_cpp.llama_sampler_sample(self._chain.sampler, self._ctx, -1))
-        import numpy as np
-
-        if logits is None:
-            pointer = llama_cpp.llama_get_logits_ith(self._ctx, -1)
-            logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
-        token = self._apply(self._chain.sampler, logits, first=None)
-        if self._grammar is not None and not self._allowed(token):
-            token = self._apply(self._chain.sampler, logits, first=self._grammar)
-        if self._grammar is not None:
-            llama_cpp.llama_sampler_accept(self._grammar, token)
-        llama_cpp.llama_sampler_accept(self._chain.sampler, token)
-        return token
-
-    def _apply(self, chain: Any, logits: Any, first: Any) -> int:
-        import numpy as np
-
-        llama_cpp = self._llama_cpp
-        data = np.empty(
-            self._n_vocab, dtype=np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
-        )
-        data["id"] = np.arange(self._n_vocab, dtype=np.int32)
-        data["logit"] = logits
-        data["p"] = 0.0
-        array = llama_cpp.llama_token_data_array(
-            data=data.ctypes.data_as(llama_cpp.llama_token_data_p),
-            size=self._n_vocab,
-            selected=-1,
-            sorted=False,
-        )
-        if first is not None:
-            llama_cpp.llama_sampler_apply(first, ctypes.byref(array))
-        llama_cpp.llama_sampler_apply(chain, ctypes.byref(array))
-        if array.selected < 0:
-            raise RuntimeError("sampling selected no token")
-        return int(array.data[array.selected].id)
-
-    def _allowed(self, token: int) -> bool:
-        llama_cpp = self._llama_cpp
-        self._single[0].id = token
-        self._single[0].logit = 1.0
-        self._single[0].p = 0.0
-        array = llama_cpp.llama_token_data_array(
-            data=ctypes.cast(self._single, llama_cpp.llama_token_data_p),
-            size=1,
-            selected=-1,
-            sorted=False,
-        )
-        llama_cpp.llama_sampler_apply(self._grammar, ctypes.byref(array))
-        return bool(math.isfinite(array.data[0].logit))
-
-    def close(self) -> None:
-        self._chain.close()
-        if self._grammar is not None:
-            self._llama_cpp.llama_sampler_free(self._grammar)
-            self._grammar = None
+_BUFFER_SIZE = re.compile(r"\bbuffer size\s*=\s*([0-9.]+)\s*MiB")
+_capture = threading.local()
 
 
 class Runner:
-    """One loaded model. Not thread-safe: the scheduler serialises calls."""
+    """One loaded model: a llama.cpp context with ``num_parallel`` slots (see the module
+    docstring). Safe to call from several threads at once."""
 
     def __init__(
         self,
@@ -415,56 +293,129 @@ class Runner:
     ) -> None:
         import llama_cpp
 
+        # llama_cpp ships partial annotations; its model and context wrappers are used untyped.
+        internals: Any = importlib.import_module("llama_cpp._internals")
         _quiet_llama_logs()
+        llama_cpp.llama_backend_init()
         self._llama_cpp = llama_cpp
         self.model_path = model_path
         self.load_options = load
         self._has_pooling = pooling  # the GGUF names a pooling type: an embedding model
         started = time.perf_counter_ns()
-        self.llm = llama_cpp.Llama(
-            str(model_path),
-            n_ctx=load.num_ctx,
-            n_batch=load.num_batch,
-            n_ubatch=load.num_batch,
-            n_threads=load.num_thread,
-            n_threads_batch=load.num_thread,
-            n_gpu_layers=0,
-            use_mmap=load.use_mmap,
-            lora_path=str(adapter) if adapter is not None else None,
-            verbose=False,
-        )
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = 0
+        model_params.use_mmap = load.use_mmap
+        # No repacked CPU kernels: their results depend on how many rows share a batch, so a
+        # request would answer differently alone and batched (see batching.py). Measured on
+        # the demo model, they were no faster here either (docs/performance.md).
+        model_params.use_extra_bufts = False
+        slots = max(1, load.num_parallel)
+        with _BufferSizes() as sizes:
+            self._model: Any = internals.LlamaModel(
+                path_model=str(model_path), params=model_params, verbose=True
+            )
+            params = llama_cpp.llama_context_default_params()
+            params.n_ctx = load.num_ctx * slots
+            # A generation step decodes one token per slot in one batch; prompts still go
+            # in chunks of num_batch.
+            params.n_batch = max(load.num_batch, slots)
+            params.n_ubatch = max(load.num_batch, slots)
+            params.n_seq_max = slots
+            params.kv_unified = False  # one KV stream per slot: see batching.py
+            # Sliding-window layers keep every position, as the others do: with the small
+            # ring-buffer cache, where a token's cells land depends on the history of the
+            # slot, and so do the results (see batching.py).
+            params.swa_full = True
+            params.n_threads = load.num_thread
+            params.n_threads_batch = load.num_thread
+            params.flash_attn_type = {
+                None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+                True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+            }[load.flash_attention]
+            kv_type = KV_CACHE_TYPES[kv_cache_type_for(load.kv_cache_type, load.flash_attention)]
+            params.type_k = kv_type
+            params.type_v = kv_type
+            try:
+                self._context: Any = internals.LlamaContext(
+                    model=self._model, params=params, verbose=True
+                )
+            except BaseException:
+                self._model.close()
+                raise
+        self.memory_bytes = sizes.total
+        self._ctx = self._context.ctx
+        self._vocab = self._model.vocab
+        self._embedder: Embedder | None = None
+        if adapter is not None:
+            self._attach_adapter(adapter)
         self.load_ns = time.perf_counter_ns() - started
-        self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self._piece_cache: dict[int, bytes] = {}
-        self._piece_buffer = ctypes.create_string_buffer(256)
-        self._embedder: Any = None
-        self.n_vocab = int(self.llm.n_vocab())
-        # KV cache bookkeeping for _evaluate_prompt.
-        self._cached: list[int] = []
-        self._exact = 0
-        self._last_prompt: list[int] | None = None
-        self._last_logits: Any = None
-        self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(self.llm.model))
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(self._model.model))
+        self._n_ctx_seq = int(llama_cpp.llama_n_ctx_seq(self._ctx))
+        self._bos = int(llama_cpp.llama_vocab_bos(self._vocab))
+        self._eos = int(llama_cpp.llama_vocab_eos(self._vocab))
+        self._adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+        # Decodes of the generation loop and of embeddings take turns on the CPU.
+        self._compute_lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
+        self._batcher = Batcher(
+            ctx=self._ctx,
+            n_vocab=self.n_vocab,
+            n_ctx_seq=self._n_ctx_seq,
+            n_batch=load.num_batch,
+            n_slots=slots,
+            n_swa=int(llama_cpp.llama_model_n_swa(self._model.model)),
+            piece=self.piece,
+            is_eog=self.is_eog,
+            compute_lock=self._compute_lock,
+        )
+
+    def _attach_adapter(self, path: Path) -> None:
+        llama_cpp = self._llama_cpp
+        adapter = llama_cpp.llama_adapter_lora_init(self._model.model, str(path).encode("utf-8"))
+        if not adapter:
+            self.close()
+            raise RuntimeError(f"failed to load the adapter {path.name}")
+        # llama.cpp frees adapters with their model.
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+        scales = (ctypes.c_float * 1)(1.0)
+        if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, scales):
+            self.close()
+            raise RuntimeError(f"failed to apply the adapter {path.name}")
 
     @property
     def n_ctx(self) -> int:
-        return int(self.llm.n_ctx())
+        """Tokens one generation may use (each slot's context)."""
+        return self._n_ctx_seq
+
+    @property
+    def num_parallel(self) -> int:
+        return len(self._batcher.slots)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._model.metadata())
 
     # -- text <-> tokens ----------------------------------------------------------------
 
+    def token_bos(self) -> int:
+        return self._bos
+
+    def token_eos(self) -> int:
+        return self._eos
+
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
         if not text:
-            return [self.llm.token_bos()] if add_bos and self._adds_bos() else []
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
-
-    def _adds_bos(self) -> bool:
-        return bool(self._llama_cpp.llama_vocab_get_add_bos(self._vocab))
+            return [self._bos] if add_bos and self._adds_bos else []
+        return list(self._model.tokenize(text.encode("utf-8"), add_bos, True))
 
     def piece(self, token: int) -> bytes:
         cached = self._piece_cache.get(token)
         if cached is not None:
             return cached
-        buffer = self._piece_buffer
+        buffer = ctypes.create_string_buffer(256)
         n = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, True)
         if n < 0:
             buffer = ctypes.create_string_buffer(-n)
@@ -474,11 +425,14 @@ class Runner:
         return data
 
     def detokenize(self, tokens: Sequence[int]) -> str:
+        self._check_tokens(tokens)
+        return b"".join(self.piece(token) for token in tokens).decode("utf-8", errors="replace")
+
+    def _check_tokens(self, tokens: Sequence[int]) -> None:
         for token in tokens:
             # llama.cpp aborts the whole process on an id outside the vocabulary.
             if not 0 <= token < self.n_vocab:
                 raise BadRequest(f"invalid token {token}: the vocabulary has {self.n_vocab} tokens")
-        return b"".join(self.piece(token) for token in tokens).decode("utf-8", errors="replace")
 
     def is_eog(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
@@ -500,7 +454,7 @@ class Runner:
                 f"model; prompt has {len(tokens)} tokens, context length is {n_ctx}"
             )
         keep = max(0, min(options.num_keep, limit // 2))
-        if keep == 0 and tokens and tokens[0] == self.llm.token_bos():
+        if keep == 0 and tokens and tokens[0] == self._bos:
             keep = 1
         return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
 
@@ -520,260 +474,113 @@ class Runner:
         With ``logprobs`` (the number of alternatives per token, 0..20), ``emit_logprobs``
         receives the log-probabilities of the tokens behind each piece just before it.
         """
-        result = GenerationResult(done_reason="stop", prompt_tokens=prompt_tokens)
-        result.prompt_eval_count = len(prompt_tokens)
+        result = GenerationResult(
+            done_reason="stop", prompt_tokens=prompt_tokens, prompt_eval_count=len(prompt_tokens)
+        )
         if not prompt_tokens:
             return result
         n_ctx = self.n_ctx
-        # Ollama caps num_predict at 10 x num_ctx (llm/llama_server.go); negative means that cap.
-        limit = options.num_predict if 0 <= options.num_predict <= 10 * n_ctx else 10 * n_ctx
+        # Ollama caps num_predict at 10 x num_ctx (llm/llama_server.go; the num_ctx asked for,
+        # which llama.cpp may round up); negative means that cap.
+        cap = 10 * self.load_options.num_ctx
+        limit = options.num_predict if 0 <= options.num_predict <= cap else cap
         if limit == 0:
             return result
-        started = time.perf_counter_ns()
-        stored_logits = self._evaluate_prompt(prompt_tokens, cancel)
-        if cancel.is_set():
-            result.done_reason = ""
-            return result
+        self._check_tokens(prompt_tokens)
+        if len(prompt_tokens) >= n_ctx:
+            raise PromptTooLongError(
+                f"the prompt has {len(prompt_tokens)} tokens, the context length is {n_ctx}"
+            )
         last_n = options.repeat_last_n
-        sampler = _Sampler(
-            self,
+        sampler = Sampler(
+            self._vocab,
+            self.n_vocab,
             options,
             last_n=n_ctx if last_n < 0 else last_n,
             grammar=grammar,
         )
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stopper = _StopFilter(options.stop)
-        hit_stop_string = False
-        pending: list[dict[str, Any]] = []
-        try:
-            token = sampler.sample(stored_logits)
-            first_at = time.perf_counter_ns()
-            result.prompt_eval_ns = first_at - started
-            row = stored_logits
-            while True:
-                if cancel.is_set():
-                    result.done_reason = ""
-                    break
-                if self.is_eog(token):
-                    break
-                result.output_tokens.append(token)
-                if logprobs is not None:
-                    pending.append(self._logprob(token, row, logprobs))
-                text, hit_stop_string = stopper.feed(decoder.decode(self.piece(token)))
-                if text:
-                    if pending and emit_logprobs is not None:
-                        emit_logprobs(pending)
-                        pending = []
-                    emit(text)
-                if hit_stop_string:
-                    break
-                if len(result.output_tokens) >= limit or len(self._cached) >= n_ctx - 1:
-                    result.done_reason = "length"
-                    break
-                self._decode([token], len(self._cached))
-                self._cached.append(token)
-                token = sampler.sample(None)
-                row = None
-        finally:
-            sampler.close()
-        if result.done_reason and not hit_stop_string:
-            tail = stopper.flush() + decoder.decode(b"", final=True)
-            if pending and emit_logprobs is not None:
-                emit_logprobs(pending)
-            if tail:
-                emit(tail)
-        result.eval_count = len(result.output_tokens)
-        result.eval_ns = time.perf_counter_ns() - first_at
-        return result
-
-    def _logprob(self, token: int, row: Any, top: int) -> dict[str, Any]:
-        """Ollama's logprob record for ``token``, from the logits it was sampled from."""
-        import numpy as np
-
-        if row is None:
-            pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-            row = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
-        logits = np.asarray(row, dtype=np.float64)
-        peak = float(logits.max())
-        normaliser = peak + math.log(float(np.exp(logits - peak).sum()))
-
-        def record(candidate: int) -> dict[str, Any]:
-            raw = self.piece(candidate)
-            return {
-                "token": raw.decode("utf-8", errors="replace"),
-                "logprob": float(logits[candidate]) - normaliser,
-                "bytes": list(raw),
-            }
-
-        item = record(token)
-        if top > 0:
-            best = np.argpartition(logits, -top)[-top:]
-            best = best[np.argsort(-logits[best])]
-            item["top_logprobs"] = [record(int(candidate)) for candidate in best]
-        return item
-
-    @property
-    def _context(self) -> Any:
-        return self.llm._ctx
-
-    def _decode(self, tokens: Sequence[int], position: int) -> None:
-        batch: Any = self.llm._batch
-        batch.set_batch(batch=tokens, n_past=position, logits_all=False)
-        self._context.decode(batch)
-
-    def _evaluate_prompt(self, tokens: list[int], cancel: threading.Event) -> Any:
-        """Bring the KV cache to ``tokens``; returns saved logits when the prompt is the
-        previous one (nothing to evaluate), else None (the context holds fresh logits).
-
-        llama.cpp's results depend on how a prompt is split into batches (a logit can move
-        by 1.0 between splits), so reusing an arbitrary cached prefix would make the same
-        request answer differently depending on what ran before. Prompts are therefore
-        evaluated in chunks aligned to multiples of ``num_batch``, and only whole chunks
-        computed that way are reused; a repeated prompt reuses its saved final logits.
-        Results are then the same as on a fresh model.
-        """
-        size = self.load_options.num_batch
-        common = 0
-        for cached, token in zip(self._cached, tokens):
-            if cached != token:
-                break
-            common += 1
-        repeated = tokens == self._last_prompt and common == len(tokens)
-        if repeated and self._last_logits is not None and self._trim(len(tokens)):
-            return self._last_logits
-        reuse = min(common, self._exact) // size * size
-        if not self._trim(reuse):
-            reuse = 0
-        self._cached = list(tokens[:reuse])
-        self._exact = reuse
-        self._last_prompt = None
-        self._last_logits = None
-        for begin in range(reuse, len(tokens), size):
-            if cancel.is_set():
-                return None
-            chunk = tokens[begin : begin + size]
-            self._decode(chunk, begin)
-            self._cached.extend(chunk)
-            if len(chunk) == size:
-                self._exact = begin + size
-        self._last_prompt = list(tokens)
-        self._last_logits = self._logits_copy()
-        return None
-
-    def _trim(self, keep: int) -> bool:
-        """Drop KV entries from ``keep`` on; False (and an empty cache) when llama.cpp cannot
-        remove a partial range."""
-        if keep == 0:
-            self._context.kv_cache_clear()
-            self._cached = []
-            self._exact = 0
-            return True
-        if self._context.kv_cache_seq_rm(-1, keep, -1):
-            del self._cached[keep:]
-            return True
-        self._context.kv_cache_clear()
-        self._cached = []
-        self._exact = 0
-        return False
-
-    def _logits_copy(self) -> Any:
-        import numpy as np
-
-        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy()
+        # Ollama's runner keeps num_keep tokens after the BOS it adds (negative: the prompt).
+        keep = options.num_keep if options.num_keep >= 0 else len(prompt_tokens)
+        if self._adds_bos:
+            keep += 1
+        spec = SequenceSpec(
+            prompt=list(prompt_tokens),
+            sampler=sampler,
+            emit=emit,
+            cancel=cancel,
+            limit=limit,
+            num_keep=min(keep, n_ctx - 1),
+            stops=options.stop,
+            shift=options.shift,
+            logprobs=logprobs,
+            emit_logprobs=emit_logprobs,
+        )
+        return self._batcher.run(spec)
 
     # -- embeddings ---------------------------------------------------------------------
 
-    # Tokens decoded at once when pooling ourselves. llama.cpp computes vocabulary logits for
-    # every token whose embedding it returns; with a 262k vocabulary that is 1 MB per token,
-    # so whole-context batches would need gigabytes.
-    _EMBED_CHUNK = 256
-
-    def _embedding_model(self) -> Any:
-        """A second llama.cpp context in embedding mode, created on first use.
-
-        Models whose GGUF names a pooling type (embedding models) use it; others (causal
-        language models such as gemma3) return per-token embeddings that are mean-pooled here.
-        """
-        if self._embedder is None:
-            llama_cpp = self._llama_cpp
-            size = max(64, min(self.load_options.num_ctx, self.n_ctx_train or 2048))
-            batch = size if self._has_pooling else min(size, self._EMBED_CHUNK)
-            self._embedder = llama_cpp.Llama(
-                str(self.model_path),
-                n_ctx=size,
-                n_batch=batch,
-                n_ubatch=batch,
-                n_threads=self.load_options.num_thread,
-                n_threads_batch=self.load_options.num_thread,
-                n_gpu_layers=0,
-                embedding=True,
-                pooling_type=(
-                    llama_cpp.LLAMA_POOLING_TYPE_UNSPECIFIED
-                    if self._has_pooling
-                    else llama_cpp.LLAMA_POOLING_TYPE_NONE
-                ),
-                use_mmap=self.load_options.use_mmap,
-                verbose=False,
-            )
-        return self._embedder
+    def _embedding_context(self) -> Embedder:
+        with self._embedder_lock:
+            if self._embedder is None:
+                with _BufferSizes() as sizes:
+                    self._embedder = Embedder(
+                        self._model,
+                        num_ctx=self.load_options.num_ctx,
+                        n_ctx_train=self.n_ctx_train,
+                        num_thread=self.load_options.num_thread,
+                        pooling=self._has_pooling,
+                        compute_lock=self._compute_lock,
+                    )
+                self.memory_bytes += sizes.total
+            return self._embedder
 
     def embed(self, texts: list[str], *, truncate: bool) -> EmbedResult:
         """Unnormalised pooled embeddings, one per text, in order."""
-        model = self._embedding_model()
-        limit = int(model.n_ctx()) if not self._has_pooling else int(model.n_batch)
-        vectors: list[list[float]] = []
-        total = 0
+        embedder = self._embedding_context()
+        limit = embedder.max_input
+        inputs = []
         for text in texts:
-            tokens = list(model.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+            tokens = embedder.tokenize(text)
             if len(tokens) > limit:
                 if not truncate:
                     raise PromptTooLongError("the input length exceeds the context length")
                 tokens = tokens[:limit]
-            total += len(tokens)
-            if self._has_pooling:
-                vector = [
-                    float(value)
-                    for value in model.embed(
-                        model.detokenize(tokens).decode("utf-8", errors="ignore"),
-                        normalize=False,
-                        truncate=True,
-                    )
-                ]
-            else:
-                vector = self._mean_pooled(model, tokens)
-            if not all(math.isfinite(value) for value in vector):
-                raise ValueError("embedding contains NaN or Inf values")
-            vectors.append(vector)
-        return EmbedResult(vectors=vectors, prompt_tokens=total)
-
-    def _mean_pooled(self, model: Any, tokens: list[int]) -> list[float]:
-        import numpy as np
-
-        llama_cpp = self._llama_cpp
-        context: Any = model._ctx
-        batch: Any = model._batch
-        width = int(model.n_embd())
-        context.kv_cache_clear()
-        total = np.zeros(width, dtype=np.float64)
-        for begin in range(0, len(tokens), int(model.n_batch)):
-            part = tokens[begin : begin + int(model.n_batch)]
-            batch.set_batch(batch=part, n_past=begin, logits_all=True)
-            context.decode(batch)
-            pointer = llama_cpp.llama_get_embeddings(context.ctx)
-            rows = np.ctypeslib.as_array(pointer, shape=(len(part), width))
-            total += rows.sum(axis=0, dtype=np.float64)
-        context.kv_cache_clear()
-        return [float(value) for value in total / max(1, len(tokens))]
+            inputs.append(tokens)
+        return embedder.embed(inputs)
 
     def close(self) -> None:
-        for model in (self._embedder, self.llm):
-            if model is not None:
-                try:
-                    model.close()
-                except Exception as exc:
-                    log.debug("closing llama.cpp model failed: %s", exc)
-        self._embedder = None
+        batcher = getattr(self, "_batcher", None)
+        if batcher is not None:
+            batcher.close()
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None
+        try:
+            self._context.close()
+            self._model.close()
+        except Exception as exc:
+            log.debug("closing llama.cpp model failed: %s", exc)
+
+
+class _BufferSizes:
+    """Adds up the buffer sizes llama.cpp logs while this thread loads a model or creates a
+    context (weights, KV cache, compute and output buffers): the memory a runner holds, as
+    Ollama reads it from llama-server's log."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def __enter__(self) -> _BufferSizes:
+        _capture.sizes = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _capture.sizes = None
+
+    def add(self, message: str) -> None:
+        match = _BUFFER_SIZE.search(message)
+        if match:
+            self.total += int(float(match.group(1)) * 1024 * 1024)
 
 
 _log_callback: Any = None
@@ -800,6 +607,9 @@ def _quiet_llama_logs() -> None:
         message = text.decode("utf-8", errors="replace").rstrip()
         if not message:
             return
+        sizes = getattr(_capture, "sizes", None)
+        if sizes is not None:
+            sizes.add(message)
         if level == 4:
             llama_log.error("%s", message)
         elif llama_log.isEnabledFor(logging.DEBUG):

@@ -28,11 +28,13 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "BodyLimitMiddleware",
     "ServerMiddleware",
+    "TOO_LARGE",
     "is_loopback_bind",
     "parse_size",
 ]
 
-BODY_TOO_LARGE = b'{"error":"http: request body too large"}'
+TOO_LARGE = "http: request body too large"  # Go's MaxBytesReader error
+BODY_TOO_LARGE = b'{"error":"' + TOO_LARGE.encode() + b'"}'
 
 access_log = logging.getLogger("ollamakit.server.access")
 
@@ -203,12 +205,22 @@ class BodyLimitMiddleware:
     The route then receives the body in one message and, after it, the client's own
     messages, so disconnects are still seen. Not reading the rest is safe: the HTTP server
     discards what the client still sends once the response is complete.
+
+    ``too_large`` maps path prefixes to the 413 body of an API with its own error shape.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, exempt: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        exempt: tuple[str, ...] = (),
+        too_large: dict[str, bytes] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.exempt = exempt
+        self.too_large = too_large or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.limit <= 0 or scope["path"].startswith(self.exempt):
@@ -243,9 +255,12 @@ class BodyLimitMiddleware:
         await self.app(scope, _replay([body], receive), send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = Response(
-            BODY_TOO_LARGE, status_code=413, media_type="application/json; charset=utf-8"
+        path = scope["path"]
+        body = next(
+            (shaped for prefix, shaped in self.too_large.items() if path.startswith(prefix)),
+            BODY_TOO_LARGE,
         )
+        response = Response(body, status_code=413, media_type="application/json; charset=utf-8")
         await response(scope, receive, send)
 
 

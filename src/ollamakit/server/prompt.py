@@ -10,23 +10,27 @@ the template give ``thinking``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .gguf import GGUFInfo
 from .store import StoredModel
+from .validate import BadRequest
 
 if TYPE_CHECKING:
-    from .templates import Limits
+    from .templates import CancelFlag, Limits
 
 __all__ = [
     "PromptFormat",
     "TemplateError",
     "TemplateLimitError",
     "capabilities",
+    "check_images",
     "parse_go_template",
     "prompt_format",
     "render_limits",
+    "truncate_chat",
 ]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
@@ -177,12 +181,82 @@ class PromptFormat:
             raise _translate(exc, "template: ") from exc
 
 
+def truncate_chat(
+    messages: list[dict[str, Any]],
+    render: Callable[[list[dict[str, Any]]], str],
+    count_tokens: Callable[[str], int],
+    limit: int,
+    cancel: CancelFlag | None = None,
+) -> str:
+    """The prompt for the most recent part of ``messages`` that fits in ``limit`` tokens,
+    truncated as Ollama's ``chatPrompt`` does: the last message always stays, older messages
+    go first, and system messages are always kept.
+
+    Ollama renders and tokenizes the chat again for every message it adds back from the end,
+    which is quadratic in the length of the chat. This finds the same cut with O(log n)
+    renderings: the kept part doubles in length until it no longer fits, then a binary search
+    between the longest that fitted and the shortest that did not. A rendering over its
+    limits does not fit either. The cut is Ollama's whenever keeping more messages never makes
+    a prompt shorter, as holds for chat templates. Cancelled (``cancel`` set) between steps.
+    """
+    last = len(messages) - 1
+    rendered: dict[int, str] = {}
+
+    def kept(start: int) -> list[dict[str, Any]]:
+        older = [item for item in messages[:start] if item.get("role") == "system"]
+        return older + messages[start:]
+
+    def fits(start: int) -> bool:
+        if cancel is not None and cancel.is_set():
+            raise TemplateError("request cancelled")
+        try:
+            text = render(kept(start))
+        except TemplateLimitError:
+            return False
+        rendered[start] = text
+        return count_tokens(text) <= limit
+
+    good, bad = last, -1  # the oldest start known to fit, the newest known not to
+    # A chat whose text is short next to the limit most likely fits whole: try that first.
+    if last > 0 and sum(len(str(item.get("content") or "")) for item in messages) <= 4 * limit:
+        if fits(0):
+            return rendered[0]
+        bad = 0
+    step = 1
+    while good - bad > 1:
+        start = max(bad + 1, last - step)
+        if not fits(start):
+            bad = start
+            break
+        good, step = start, step * 2
+    while good - bad > 1:
+        middle = (good + bad) // 2
+        if fits(middle):
+            good = middle
+        else:
+            bad = middle
+    return rendered[good] if good in rendered else render(kept(good))
+
+
 def prompt_format(model: StoredModel, gguf: GGUFInfo | None) -> PromptFormat:
     if model.template is not None:
         return PromptFormat("go", model.template)
     if gguf is not None and gguf.chat_template:
         return PromptFormat("jinja", gguf.chat_template)
     return PromptFormat("go", DEFAULT_TEMPLATE)
+
+
+#: What Ollama answers (500, relaying llama-server) for images sent to a model without vision.
+NO_VISION = (
+    "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+)
+
+
+def check_images(items: list[dict[str, Any]], caps: list[str]) -> None:
+    """Refuse images (a request's or its messages' ``images``) for a model without vision,
+    instead of dropping them silently."""
+    if "vision" not in caps and any(item.get("images") for item in items):
+        raise BadRequest(NO_VISION, 500)
 
 
 def capabilities(model: StoredModel, gguf: GGUFInfo | None) -> list[str]:

@@ -109,7 +109,8 @@ def quantize_layer(
             item["completed"] = completed
         report(item)
 
-    output = store.temp_path("quantize")
+    # Created and locked here, so no starting server takes the worker's output for debris.
+    output, hold = store.open_temp("quantize")
     try:
         _run_worker(store, layer, output, _LEVELS[level], threads, progress, cancel)
         report({"status": "verifying conversion"})
@@ -123,6 +124,7 @@ def quantize_layer(
         digest, new = store.adopt_blob(output, pins)
     finally:
         output.unlink(missing_ok=True)
+        hold.close()
     return Layer(layer.media_type, digest, size), new
 
 

@@ -42,9 +42,10 @@ writer, which hashes it on the way: only content matching its digest ever appear
 Differences from Ollama, and why:
 
 * Unfinished downloads stay out of ``blobs/`` (Ollama keeps ``-partial`` files beside the
-  blobs), so neither an Ollama sharing the store nor our own listing ever sees them. Ollama's
-  startup removal of stale partials therefore does not apply; they are reused or replaced by
-  the next pull of the same digest.
+  blobs), so neither an Ollama sharing the store nor our own listing ever sees them. They are
+  reused or replaced by the next pull of the same digest; ones untouched for a day are
+  removed at startup (:data:`.store.PARTIAL_MAX_AGE_SECONDS`; Ollama removes them after an
+  hour, unless ``OLLAMA_NOPRUNE`` is set).
 * The key is created on first need, not at startup (:mod:`.keys`). When there is none and
   the home directory cannot hold one, the token request goes unsigned (a registry handing out
   anonymous tokens still serves public pulls); Ollama fails there. A key that exists but
@@ -90,6 +91,7 @@ import httpx
 import msgspec
 
 from .._signing import token_challenge
+from .._tasks import all_or_nothing
 from .._version import __version__
 from ..names import ModelName
 from .keys import KeyFileError, load_or_create_key
@@ -128,7 +130,6 @@ _PROGRESS_INTERVAL = 0.06
 _SAVE_INTERVAL = 0.5
 _MAX_REDIRECTS = 10
 _CHUNK = 1 << 20
-_PARTIAL_DIR = ".ollamakit-partial"
 _OCTET_STREAM = "application/octet-stream"
 
 
@@ -513,17 +514,6 @@ async def _ticking(
             await task
 
 
-async def _all_or_nothing(coroutines: list[Coroutine[Any, Any, None]]) -> None:
-    """Run together; the first failure cancels the rest (Go's errgroup)."""
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 # -- pull ---------------------------------------------------------------------------------
 
 
@@ -669,7 +659,7 @@ async def _watch(download: _Download, report: Report, label: str, digest: str) -
 
 
 def _partial_path(store: Store, hexdigest: str) -> Path:
-    directory = store.root / _PARTIAL_DIR
+    directory = store.partial_dir
     directory.mkdir(parents=True, exist_ok=True)
     return directory / f"sha256-{hexdigest}-partial"
 
@@ -786,7 +776,7 @@ async def _download_parts(
 
         saving = asyncio.ensure_future(saver())
         try:
-            await _all_or_nothing([run(part) for part in parts if part.completed < part.size])
+            await all_or_nothing([run(part) for part in parts if part.completed < part.size])
         finally:
             saving.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,11 +1,12 @@
 """Runners, queues and keep-alive.
 
 * One runner (a loaded llama.cpp model) per model name; a request for a model that is loaded
-  with different load options (``num_ctx``, ``num_batch``, ``num_thread``) or from a different
-  blob waits for the old runner to go idle and replaces it.
-* Requests for one runner run one at a time, in arrival order. On top of that a global
-  compute semaphore (one slot per ``num_thread`` CPUs) keeps two models from generating at the
-  same time on a CPU-only machine, where they would fight over the cores.
+  with different load options (``num_ctx``, ``num_batch``, ``num_thread``, ``num_parallel``...)
+  or from a different blob waits for the old runner to go idle and replaces it.
+* A runner serves up to ``num_parallel`` requests at once (``OLLAMA_NUM_PARALLEL``), batched
+  together by the engine; more wait their turn in arrival order. At most one runner per
+  ``num_thread`` CPUs computes at a time, and a runner that keeps receiving requests lets one
+  waiting for another model go next (see :mod:`.turns`).
 * At most ``max_loaded`` runners stay loaded; loading another first unloads the idle runner
   that expires soonest, or waits for one to become idle.
 * Requests waiting for a runner or for their turn count against ``max_queue``; beyond it the
@@ -19,7 +20,6 @@ All bookkeeping happens on the event loop; only loading, unloading and compute r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -29,6 +29,7 @@ from typing import Any
 
 from .engine import LoadOptions, Runner
 from .store import StoredModel
+from .turns import Turns
 from .wire import FOREVER_NS
 
 __all__ = [
@@ -74,13 +75,19 @@ class LoadedModel:
     runner: Runner | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: BaseException | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     refs: int = 0
     keep_alive_ns: int = DEFAULT_KEEP_ALIVE_NS
     expires_at_ns: int = 0
     timer: asyncio.TimerHandle | None = None
     retiring: bool = False
     load_ns: int = 0
+
+    @property
+    def slots(self) -> int:
+        """Requests the runner serves at once (decided when it loaded)."""
+        if self.runner is not None:
+            return self.runner.num_parallel
+        return max(1, self.load.num_parallel)
 
     @property
     def weights(self) -> tuple[Any, ...]:
@@ -128,7 +135,7 @@ class Scheduler:
         self._factory = runner_factory
         self._loaded: dict[str, LoadedModel] = {}
         self._cond = asyncio.Condition()
-        self._compute = asyncio.Semaphore(max(1, compute_slots))
+        self._turns: Turns[LoadedModel] = Turns(compute_slots)
         self._pending = 0
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,8 +160,8 @@ class Scheduler:
         compute: bool = True,
     ) -> Lease:
         """Wait for ``model`` to be loaded (loading it if needed) and, when ``compute``, for
-        this request's turn on it. Raises :class:`QueueFullError` at once when too many
-        requests are already waiting."""
+        this request's turn on it (one of its ``num_parallel`` slots). Raises
+        :class:`QueueFullError` at once when too many requests are already waiting."""
         self.check_capacity()
         self._pending += 1
         loaded: LoadedModel | None = None
@@ -162,12 +169,7 @@ class Scheduler:
             loaded, load_ns = await self._get_loaded(model, load)
             lease = Lease(self, loaded, keep_alive_ns, load_ns)
             if compute:
-                await loaded.lock.acquire()
-                try:
-                    await self._compute.acquire()
-                except BaseException:
-                    loaded.lock.release()
-                    raise
+                await self._turns.enter(loaded)
                 lease.computing = True
             return lease
         except BaseException:
@@ -313,8 +315,7 @@ class Scheduler:
     def _release(self, lease: Lease) -> None:
         loaded = lease.loaded
         if lease.computing:
-            self._compute.release()
-            loaded.lock.release()
+            self._turns.leave(loaded)
             lease.computing = False
         loaded.refs -= 1
         self._after_idle(loaded, lease.keep_alive_ns)
@@ -357,16 +358,11 @@ class Scheduler:
 
 
 def runner_memory_estimate(loaded: LoadedModel) -> int:
-    """Bytes a runner holds: the weights plus its KV cache (f16 keys and values)."""
-    size = loaded.model.model_layer.size if loaded.model.model_layer else 0
+    """Bytes a runner holds: the buffers llama.cpp allocated for it (weights, KV cache for
+    every slot, compute and output buffers, and the embedding context once used), else the
+    size of the weights."""
     runner = loaded.runner
-    with contextlib.suppress(Exception):
-        if runner is not None:
-            meta = runner.llm.metadata
-            arch = meta.get("general.architecture", "")
-            layers = int(meta.get(f"{arch}.block_count", 0))
-            heads_kv = int(meta.get(f"{arch}.attention.head_count_kv", 0) or 0)
-            key_len = int(meta.get(f"{arch}.attention.key_length", 0) or 0)
-            value_len = int(meta.get(f"{arch}.attention.value_length", 0) or 0)
-            size += layers * heads_kv * (key_len + value_len) * 2 * loaded.load.num_ctx
-    return size
+    measured = getattr(runner, "memory_bytes", 0) if runner is not None else 0
+    if measured:
+        return int(measured)
+    return loaded.model.model_layer.size if loaded.model.model_layer else 0

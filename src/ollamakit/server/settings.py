@@ -9,6 +9,13 @@
 ``OLLAMA_MAX_QUEUE``           requests allowed to wait before 503 (512)
 ``OLLAMA_CONTEXT_LENGTH``      default ``num_ctx`` (4096, capped at the model's own)
 ``OLLAMAKIT_NUM_THREADS``      llama.cpp threads (physical cores, at most 4)
+``OLLAMA_NUM_PARALLEL``        requests each model serves at once, batched together (default:
+                               4 when the model and 4x its context fit in the available
+                               memory, else 1); the context grows by that factor
+``OLLAMA_FLASH_ATTENTION``     ``1``/``0`` forces flash attention on/off (default: llama.cpp
+                               decides)
+``OLLAMA_KV_CACHE_TYPE``       KV cache type: ``f16`` (default), ``q8_0``, ``q4_0``; the
+                               quantized ones need flash attention not turned off
 ``OLLAMA_ORIGINS``             extra CORS origins, comma-separated
 ``OLLAMA_NOPRUNE``             keep blobs no manifest uses
 ``OLLAMAKIT_OFFLINE``          refuse registries that are not on this machine (tests, air gaps)
@@ -17,6 +24,10 @@
 ``OLLAMA_CLOUD_BASE_URL``      where ``/api/me``, ``/api/signout`` and the web proxies go
                                instead of ollama.com (a loopback URL only, as in Ollama)
 ``OLLAMA_NO_CLOUD``            refuse the ``/api/experimental/web_*`` proxies (403)
+``OLLAMAKIT_HEADER_TIMEOUT``   seconds a client has to send a request's headers (30); the
+                               connection is then closed. ``0`` = no limit
+``OLLAMAKIT_BODY_TIMEOUT``     seconds a client may stay silent while sending a request body
+                               (60); then 408. ``0`` = no limit
 ``HOME``                       the Ollama key is ``$HOME/.ollama/id_ed25519`` (created on first
                                need: a registry token request, ``/api/me``)
 =============================  ===========================================================
@@ -28,6 +39,7 @@ before starting a server. Quotes around a value are ignored, as Ollama's ``envco
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -40,7 +52,9 @@ from .validate import env_keep_alive_ns
 from .wire import go_bool
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_CLOUD_URL",
+    "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_MAX_BODY",
     "ServerConfig",
     "build_config",
@@ -56,6 +70,8 @@ DEFAULT_PORT = 11434
 DEFAULT_MAX_BODY = 64 << 20
 DEFAULT_KEEP_ALIVE_NS = 5 * 60 * 1_000_000_000
 DEFAULT_CLOUD_URL = "https://ollama.com"
+DEFAULT_HEADER_TIMEOUT = 30.0
+DEFAULT_BODY_TIMEOUT = 60.0
 
 log = logging.getLogger("ollamakit.server")
 
@@ -72,6 +88,15 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _env_seconds(name: str, default: float) -> float:
+    text = _env(name)
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value >= 0 else default
+
+
 @dataclass
 class ServerConfig:
     """Settings of one server instance (the module docstring lists their variables)."""
@@ -84,11 +109,16 @@ class ServerConfig:
     keep_alive_ns: int = DEFAULT_KEEP_ALIVE_NS
     num_ctx: int = 4096
     num_thread: int = field(default_factory=default_threads)
+    num_parallel: int = 0  # requests per model at once; 0: 4 when memory allows, else 1
+    flash_attention: bool | None = None  # None: llama.cpp decides
+    kv_cache_type: str = "f16"
     origins: tuple[str, ...] = ()
     prune: bool | None = None
     max_body: int = DEFAULT_MAX_BODY
     cloud_url: str = DEFAULT_CLOUD_URL
     no_cloud: bool = False
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
 
 def build_config(
@@ -109,10 +139,17 @@ def build_config(
         "keep_alive_ns": env_keep_alive_ns(_env("OLLAMA_KEEP_ALIVE")),
         "num_ctx": _env_int("OLLAMA_CONTEXT_LENGTH", 0) or 4096,
         "num_thread": _env_int("OLLAMAKIT_NUM_THREADS", 0) or default_threads(),
+        "num_parallel": max(0, _env_int("OLLAMA_NUM_PARALLEL", 0)),
+        "flash_attention": go_bool(_env("OLLAMA_FLASH_ATTENTION"))
+        if _env("OLLAMA_FLASH_ATTENTION")
+        else None,
+        "kv_cache_type": _env("OLLAMA_KV_CACHE_TYPE"),
         "origins": origins,
         "max_body": parse_size(_env("OLLAMAKIT_MAX_BODY")),
         "cloud_url": cloud_base_url(os.environ.get("OLLAMA_CLOUD_BASE_URL", "")),
         "no_cloud": go_bool(os.environ.get("OLLAMA_NO_CLOUD", "")),
+        "header_timeout": _env_seconds("OLLAMAKIT_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
+        "body_timeout": _env_seconds("OLLAMAKIT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT),
     }
     settings.update(overrides)
     return ServerConfig(**settings)

@@ -9,8 +9,17 @@
 Every write goes to a temporary file that is fsynced and then renamed into place, so a crash
 (even SIGKILL mid-upload) leaves either the old state or the new one, never a half-written blob
 or manifest. Temporary files live outside ``blobs/`` so an Ollama sharing the store never sees
-them; files left by a dead process are removed at startup. A blob's name is its content's
-sha256, checked while it is written.
+them. Each is locked (``flock``) by its writer while it exists, so at startup the files no
+live writer holds are removed, whatever became of the process that made them (a lingering
+zombie or a reused PID does not keep them). Unfinished downloads in ``.ollamakit-partial/``
+not touched for :data:`PARTIAL_MAX_AGE_SECONDS` are removed at startup too. A blob's name is
+its content's sha256, checked while it is written.
+
+The store never follows a symbolic link out of itself when writing or deleting: the private
+directories are replaced by real ones if they are links, and a manifest reached through a
+linked directory is not part of the store (not listed, not found, never written through).
+A manifest that cannot be read (truncated, not a manifest, a digest that is not sha256) is
+skipped when listing, with a warning; using that model says so, and deleting it works.
 
 The store is safe to use from several threads: mutations of manifests (write, delete, copy)
 hold one lock so pruning never races a manifest that is about to reference a blob.
@@ -38,7 +47,13 @@ import msgspec
 from ..names import ModelName
 from .gguf import GGUFError, GGUFInfo, read_gguf
 from .settings import default_models_dir, prune_unused_blobs
+from .validate import BadRequest
 from .wire import go_json
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: temp files are matched to live PIDs instead
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "MEDIA_ADAPTER",
@@ -52,6 +67,7 @@ __all__ = [
     "MEDIA_SYSTEM",
     "MEDIA_TEMPLATE",
     "BlobWriter",
+    "DamagedModelError",
     "DigestError",
     "Layer",
     "Manifest",
@@ -83,6 +99,11 @@ MEDIA_EMBED_LEGACY = "application/vnd.ollama.image.embed"
 _DIGEST = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
 _BLOB_NAME = re.compile(r"^sha256-[0-9a-f]{64}$")
 _TMP_DIR = ".ollamakit-tmp"
+_PARTIAL_DIR = ".ollamakit-partial"
+_TEMP_NAME = re.compile(r"^[a-z]+-(\d+)-[0-9a-f]{16}\.tmp$")
+#: Unfinished downloads untouched for this long are removed at startup (a day: long enough to
+#: resume an interrupted pull after a restart, short enough that abandoned ones do not pile up).
+PARTIAL_MAX_AGE_SECONDS = 24 * 3600
 _CHUNK = 1 << 20
 # Blobs younger than this survive startup pruning: a client may have uploaded them for a
 # create request that has not arrived yet (Ollama uses the same grace period).
@@ -91,6 +112,13 @@ _PRUNE_GRACE_SECONDS = 3600
 
 class DigestError(ValueError):
     """A digest that is malformed, or content that does not hash to its digest."""
+
+
+class DamagedModelError(BadRequest):
+    """A model whose manifest cannot be read or whose blobs are missing (HTTP 500)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 500)
 
 
 class NameTooLongError(ValueError):
@@ -163,6 +191,7 @@ class Layer:
         size = data.get("size", 0)
         if not isinstance(digest, str) or not isinstance(media_type, str):
             raise ValueError("layer lacks digest or mediaType")
+        parse_digest(digest)  # a digest that is not sha256 makes the manifest unreadable
         source = data.get("from")
         name = data.get("name")
         return cls(
@@ -277,8 +306,9 @@ class BlobWriter:
         self._hash = hashlib.sha256()
         self.size = 0
         self._committed = False
-        self._path = store.temp_path("blob")
-        self._file: BinaryIO | None = open(self._path, "wb")  # noqa: SIM115 - closed in commit/abort
+        path, handle = store.open_temp("blob")
+        self._path = path
+        self._file: BinaryIO | None = handle
 
     def write(self, chunk: bytes) -> None:
         if self._file is None:
@@ -302,24 +332,25 @@ class BlobWriter:
             raise DigestError(
                 f'digest mismatch, expected "sha256:{self._expected}", got "sha256:{actual}"'
             )
-        try:
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            handle.close()
-            self._file = None
-        target = self._store.blob_path(actual)
-        if target.exists():
-            # Same content already published (a concurrent upload won); keep the old file.
-            self._discard()
-        else:
+        # Published before it is closed: the file stays locked until it has its final name.
+        self._file = None
+        with handle:
             try:
-                os.chmod(self._path, 0o644)
-                os.replace(self._path, target)
+                handle.flush()
+                os.fsync(handle.fileno())
+                target = self._store.blob_path(actual)
+                if target.exists():
+                    # Same content already published (a concurrent upload won); keep it.
+                    self._discard()
+                else:
+                    os.chmod(self._path, 0o644)
+                    os.replace(self._path, target)
             except BaseException:
                 self._discard()
                 raise
-            _fsync_dir(target.parent)
+        if not target.exists():  # pragma: no cover - a concurrent delete removed it
+            raise FileNotFoundError(f"blob {actual} vanished while it was published")
+        _fsync_dir(target.parent)
         self._committed = True
         return actual
 
@@ -352,8 +383,11 @@ class Store:
         self.manifests_dir = self.root / "manifests"
         self.blobs_dir = self.root / "blobs"
         self.tmp_dir = self.root / _TMP_DIR
-        for directory in (self.manifests_dir, self.blobs_dir, self.tmp_dir):
+        self.partial_dir = self.root / _PARTIAL_DIR
+        for directory in (self.manifests_dir, self.blobs_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        for directory in (self.tmp_dir, self.partial_dir):
+            _private_directory(directory)
         self._lock = threading.RLock()
         try:
             self._name_max = int(os.pathconf(self.manifests_dir, "PC_NAME_MAX"))
@@ -371,6 +405,7 @@ class Store:
             prune = prune_unused_blobs()
         self.prune_enabled = prune
         self._clean_temp()
+        self._clean_partials()
         self._fix_legacy_blob_names()
         if prune:
             self.prune_unreferenced(grace_seconds=_PRUNE_GRACE_SECONDS)
@@ -380,17 +415,43 @@ class Store:
     def temp_path(self, kind: str) -> Path:
         return self.tmp_dir / f"{kind}-{os.getpid()}-{secrets.token_hex(8)}.tmp"
 
+    def open_temp(self, kind: str) -> tuple[Path, BinaryIO]:
+        """A new temporary file, open for writing and locked for as long as it is open: a
+        file no one holds is one a startup may remove."""
+        while True:
+            path = self.temp_path(kind)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            handle = os.fdopen(os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600), "wb")
+            if fcntl is None:
+                return path, handle
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            # A starting process may have taken the lock first and removed the file.
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                    return path, handle
+            handle.close()
+
     def _clean_temp(self) -> None:
-        """Remove temporary files whose writer process no longer exists."""
-        for entry in self.tmp_dir.iterdir():
-            parts = entry.name.split("-")
-            pid = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
-            if pid is not None and pid != os.getpid() and _pid_alive(pid):
+        """Remove the temporary files no live writer holds. Only our own names are touched,
+        and a link is removed as a link."""
+        for entry in os.scandir(self.tmp_dir):
+            match = _TEMP_NAME.match(entry.name)
+            if match is None or entry.is_dir(follow_symlinks=False):
                 continue
-            if pid == os.getpid():
+            if not entry.is_symlink() and _held(entry.path, int(match.group(1))):
                 continue
             with contextlib.suppress(OSError):
-                entry.unlink()
+                os.unlink(entry.path)
+
+    def _clean_partials(self) -> None:
+        """Remove unfinished downloads not touched for :data:`PARTIAL_MAX_AGE_SECONDS`."""
+        cutoff = time.time() - PARTIAL_MAX_AGE_SECONDS
+        for entry in os.scandir(self.partial_dir):
+            with contextlib.suppress(OSError):
+                if not entry.is_dir(follow_symlinks=False) and (
+                    entry.stat(follow_symlinks=False).st_mtime < cutoff
+                ):
+                    os.unlink(entry.path)
 
     def _fix_legacy_blob_names(self) -> None:
         # Old Ollama versions named blobs `sha256:<hex>`; Ollama renames them at startup too.
@@ -429,7 +490,7 @@ class Store:
             return "sha256:" + writer.commit()
 
     def adopt_blob(self, path: Path, pins: Pins | None = None) -> tuple[str, bool]:
-        """Publish a finished file from :meth:`temp_path` as a blob without copying it:
+        """Publish a finished file from :meth:`open_temp` as a blob without copying it:
         hash, fsync, rename into ``blobs/``. Returns ``sha256:<hex>`` and whether the blob
         is new. The file is gone afterwards either way (moved, or deleted when the same
         content already exists). With ``pins`` the digest is pinned before the blob is
@@ -508,32 +569,57 @@ class Store:
         return self.manifests_dir / host / namespace / model / tag
 
     def _iter_manifest_paths(self) -> Iterator[tuple[ModelName, Path]]:
-        if not self.manifests_dir.is_dir():
-            return
-        for path in self.manifests_dir.glob("*/*/*/*"):
-            if not path.is_file():
+        for path in _files_at_depth(self.manifests_dir, 4):
+            if not path.is_file() or self._linked(path):
                 continue
             host, namespace, model = path.parts[-4:-1]
             name = ModelName(host=host, namespace=namespace, model=model, tag=path.name)
             if name.is_valid:
                 yield name, path
 
-    def find(self, name: ModelName) -> ModelEntry | None:
-        """The manifest for ``name``, matching case-insensitively as Ollama does."""
+    def _linked(self, path: Path) -> bool:
+        """Whether ``path`` (under ``manifests/``) or a directory on the way is a link: what
+        is reached through one is outside the store."""
+        while path != self.manifests_dir and self.manifests_dir in path.parents:
+            if path.is_symlink():
+                log.warning("ignoring %s: a link out of the store", path)
+                return True
+            path = path.parent
+        return False
+
+    def _locate(self, name: ModelName) -> list[tuple[ModelName, Path]]:
+        """Manifest files for ``name`` (exact casing first, else any casing, as Ollama
+        matches), readable or not."""
         try:
             path = self.manifest_path(name)
         except NameTooLongError:
-            return None
-        candidates: list[tuple[ModelName, Path]] = []
-        if path.is_file():
-            candidates.append((name, path))
-        else:
-            key = name.key()
-            candidates = [item for item in self._iter_manifest_paths() if item[0].key() == key]
-        for found, found_path in candidates:
+            return []
+        if path.is_file() and not self._linked(path):
+            return [(name, path)]
+        key = name.key()
+        return [item for item in self._iter_manifest_paths() if item[0].key() == key]
+
+    def find(self, name: ModelName) -> ModelEntry | None:
+        """The manifest for ``name``, matching case-insensitively as Ollama does; None when
+        there is none or it cannot be read."""
+        for found, found_path in self._locate(name):
             entry = self._read_entry(found, found_path)
             if entry is not None:
                 return entry
+        return None
+
+    def _damaged(self, name: ModelName) -> DamagedModelError | None:
+        """The error for ``name`` when its manifest exists but cannot be read."""
+        for _, path in self._locate(name):
+            try:
+                Manifest.decode(path.read_bytes())
+            except FileNotFoundError:
+                continue  # deleted since it was found (a concurrent delete): not damaged
+            except (OSError, ValueError, msgspec.DecodeError) as exc:
+                return DamagedModelError(
+                    f"model '{name.display_shortest()}' has a damaged manifest ({exc}); "
+                    "delete it, then pull or create it again"
+                )
         return None
 
     def _read_entry(self, name: ModelName, path: Path) -> ModelEntry | None:
@@ -572,57 +658,85 @@ class Store:
         used are removed (as Ollama does after a create), so re-creating a model with a new
         SYSTEM does not leave the old one behind. Call with the lock held."""
         existing = self.find(name)
-        self._write_file_atomic(
-            existing.path if existing is not None else self.manifest_path(name), raw
-        )
+        self._write_file_atomic(self._existing_case_path(name), raw)
         if existing is not None and self.prune_enabled and existing.manifest.raw != raw:
             self._delete_unused(existing.manifest.all_layers())
 
     def _existing_case_path(self, name: ModelName) -> Path:
         # Ollama's getExistingName: reuse the casing of an existing manifest with the same
-        # name, so `Foo` and `foo` never become two files on a case-sensitive filesystem.
+        # name (readable or damaged), so `Foo` and `foo` never become two files on a
+        # case-sensitive filesystem.
         existing = self.find(name)
-        return existing.path if existing is not None else self.manifest_path(name)
+        if existing is not None:
+            return existing.path
+        located = self._locate(name)
+        return located[0][1] if located else self.manifest_path(name)
 
     def _write_file_atomic(self, target: Path, data: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.temp_path("manifest")
+        self._make_manifest_dirs(target.parent)
+        temp, handle = self.open_temp("manifest")
         try:
-            with open(temp, "wb") as handle:
+            with handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(temp, 0o644)
-            os.replace(temp, target)
+                os.chmod(temp, 0o644)
+                os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
         _fsync_dir(target.parent)
 
+    def _make_manifest_dirs(self, directory: Path) -> None:
+        """Create ``directory`` under ``manifests/`` without going through a link."""
+        parts = directory.relative_to(self.manifests_dir).parts
+        current = self.manifests_dir
+        for part in parts:
+            current = current / part
+            try:
+                os.mkdir(current)
+            except FileExistsError:
+                if current.is_symlink() or not current.is_dir():
+                    raise DamagedModelError(
+                        f"{current} is not a directory of the store (a link or a file); "
+                        "nothing is written through it"
+                    ) from None
+
     def copy(self, source: ModelName, destination: ModelName) -> bool:
         """Copy the manifest file; blobs are shared. False when the source does not exist."""
         with self._lock:
             entry = self.find(source)
             if entry is None:
+                damaged = self._damaged(source)
+                if damaged is not None:
+                    raise damaged
                 return False
             self._replace_manifest(destination, entry.manifest.raw)
             return True
 
     def delete(self, name: ModelName) -> bool:
-        """Remove a manifest, empty directories and blobs no other manifest uses."""
+        """Remove a manifest, empty directories and blobs no other manifest uses. A damaged
+        manifest is removed too (its blobs then go at the next startup's pruning)."""
         with self._lock:
             entry = self.find(name)
-            if entry is None:
-                return False
-            entry.path.unlink()
-            self._remove_empty_dirs(entry.path.parent)
-            if self.prune_enabled:
+            if entry is not None:
+                path = entry.path
+            else:
+                located = self._locate(name)
+                if not located:
+                    return False
+                path = located[0][1]
+            path.unlink()
+            self._remove_empty_dirs(path.parent)
+            if entry is not None and self.prune_enabled:
                 self._delete_unused(entry.manifest.all_layers())
             return True
 
     def _remove_empty_dirs(self, directory: Path) -> None:
         while directory != self.manifests_dir and self.manifests_dir in directory.parents:
+            if directory.is_symlink():
+                return
             try:
                 directory.rmdir()
             except OSError:
@@ -681,12 +795,27 @@ class Store:
 
     # -- models ---------------------------------------------------------------------------
 
-    def load(self, name: ModelName) -> StoredModel | None:
-        """Read a model's manifest and small layers; None when it does not exist."""
+    def load(self, name: ModelName, *, complete: bool = False) -> StoredModel | None:
+        """Read a model's manifest and small layers; None when it does not exist.
+
+        :class:`DamagedModelError` when its manifest cannot be read, or, with ``complete``,
+        when a blob it references is missing (what using the model needs).
+        """
         entry = self.find(name)
         if entry is None:
+            damaged = self._damaged(name)
+            if damaged is not None:
+                raise damaged
             return None
-        return self.load_entry(entry)
+        model = self.load_entry(entry)
+        if complete:
+            for layer in entry.manifest.all_layers():
+                if not self.has_blob(layer.digest):
+                    raise DamagedModelError(
+                        f"model '{name.display_shortest()}' is incomplete: blob {layer.digest} "
+                        f"({layer.media_type}) is missing from the store; pull or create it again"
+                    )
+        return model
 
     def load_entry(self, entry: ModelEntry) -> StoredModel:
         manifest = entry.manifest
@@ -794,6 +923,49 @@ class Pins:
                 # Best effort, as deletes are: startup pruning catches what this misses.
                 with contextlib.suppress(OSError):
                     store._delete_unused(freed)
+
+
+def _files_at_depth(directory: Path, depth: int) -> Iterator[Path]:
+    """The entries ``depth`` levels below ``directory`` (``glob("*/*/*/*")`` for 4), read
+    without the store's lock: a directory a concurrent delete removes is skipped, where
+    pathlib's glob raises ``FileNotFoundError`` (before Python 3.13)."""
+    try:
+        with os.scandir(directory) as entries:
+            names = [entry.name for entry in entries]
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    for name in names:
+        path = directory / name
+        if depth == 1:
+            yield path
+        else:
+            yield from _files_at_depth(path, depth - 1)
+
+
+def _private_directory(path: Path) -> None:
+    """Make ``path`` a real directory of the store: a link there (to anywhere) is removed,
+    so nothing is ever written or deleted through it."""
+    if path.is_symlink():
+        log.warning("replacing the link %s by a directory", path)
+        path.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _held(path: str, pid: int) -> bool:
+    """Whether a live writer holds the temporary file at ``path`` (written by ``pid``)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return pid == os.getpid() or _pid_alive(pid)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def parse_digest_safe(text: str) -> str | None:

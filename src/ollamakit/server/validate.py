@@ -8,6 +8,7 @@ per-request field table instead of mirroring Go structs.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 import math
@@ -15,11 +16,16 @@ from typing import Any
 
 import msgspec
 
+from ..names import ModelName
+from .gofmt import json_char, type_name
 from .wire import FOREVER_NS, DurationError, parse_duration
 
 __all__ = [
     "BadRequest",
     "check_body",
+    "check_registry_name",
+    "number_field",
+    "optional_string",
     "type_mismatch",
     "CHAT",
     "COPY",
@@ -32,6 +38,9 @@ __all__ = [
     "PUSH",
     "SHOW",
     "decode_body",
+    "decode_json",
+    "decode_request",
+    "json_kind",
     "keep_alive_ns",
     "think_value",
 ]
@@ -51,7 +60,7 @@ GENERATE = (
         "format": "json",
         "keep_alive": "duration",
         "images": "[]string",
-        "options": "map",
+        "options": "options",
         "think": "think",
         "truncate": "bool",
         "shift": "bool",
@@ -69,7 +78,7 @@ CHAT = (
         "format": "json",
         "keep_alive": "duration",
         "tools": "[]api.Tool",
-        "options": "map",
+        "options": "options",
         "think": "think",
         "truncate": "bool",
         "shift": "bool",
@@ -86,12 +95,12 @@ EMBED = (
         "truncate": "bool",
         "dimensions": "int",
         "keep_alive": "duration",
-        "options": "map",
+        "options": "options",
     },
 )
 EMBEDDINGS = (
     "EmbeddingRequest",
-    {"model": "string", "prompt": "string", "keep_alive": "duration", "options": "map"},
+    {"model": "string", "prompt": "string", "keep_alive": "duration", "options": "options"},
 )
 SHOW = (
     "ShowRequest",
@@ -101,7 +110,7 @@ SHOW = (
         "system": "string",
         "template": "string",
         "verbose": "bool",
-        "options": "map",
+        "options": "options",
     },
 )
 CREATE = (
@@ -165,7 +174,7 @@ class BadRequest(Exception):
         self.status = status
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (int, float)):
@@ -181,12 +190,34 @@ def _json_kind(value: Any) -> str:
 
 def type_mismatch(value: Any, where: str, go_type: str) -> BadRequest:
     """Go's ``json: cannot unmarshal ...`` error for a field of the wrong JSON type."""
-    kind = _json_kind(value)
+    kind = json_kind(value)
     if kind == "number" and go_type in ("int", "[]int"):
         kind = f"number {value}"
     return BadRequest(
         f"json: cannot unmarshal {kind} into Go struct field {where} of type {go_type}"
     )
+
+
+def number_field(body: dict[str, Any], key: str, struct_name: str, go_type: str) -> float | None:
+    """``body[key]`` as a float, None when absent or null, else Go's type error for
+    ``struct_name.key``."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise type_mismatch(value, f"{struct_name}.{key}", go_type)
+    return float(value)
+
+
+def optional_string(fields: dict[str, Any], key: str, where: str) -> str:
+    """``fields[key]`` as a string, ``""`` when absent or null, else Go's type error for
+    ``where.key``."""
+    value = fields.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise type_mismatch(value, f"{where}.{key}", "string")
+    return value
 
 
 def _check(value: Any, go_type: str, where: str) -> Any:
@@ -218,9 +249,13 @@ def _check(value: Any, go_type: str, where: str) -> Any:
         for item in value:
             if not isinstance(item, str):
                 raise type_mismatch(item, where, "string")
-    elif go_type == "map":
+    elif go_type in ("map", "options"):
         if not isinstance(value, dict):
             raise type_mismatch(value, where, "map[string]interface {}")
+        if go_type == "options" and None in value.values():
+            # Ollama's Options.FromMap skips null values: clients that send every option
+            # (langchain, llama-index) send most of them as null.
+            value = {key: item for key, item in value.items() if item is not None}
     elif go_type == "map[string]string":
         if not isinstance(value, dict):
             raise type_mismatch(value, where, "map[string]string")
@@ -242,19 +277,26 @@ def _check(value: Any, go_type: str, where: str) -> Any:
 
 
 def _check_message(value: Any, where: str) -> dict[str, Any]:
+    """Check one message in place (a chat may hold millions: no copy unless a field is null)."""
     if not isinstance(value, dict):
         raise type_mismatch(value, where, "api.Message")
-    message: dict[str, Any] = {}
     for key, item in value.items():
         go_type = _MESSAGE_FIELDS.get(key)
-        if go_type is None:
-            message[key] = item
-            continue
-        checked = _check(item, go_type, f"{where}.{key}")
-        if checked is not None:
-            message[key] = checked
+        if (
+            go_type is not None
+            and item is not None
+            and not (go_type == "string" and type(item) is str)
+        ):
+            _check(item, go_type, f"{where}.{key}")
+    message: dict[str, Any] = value
+    if None in message.values():
+        message = {
+            key: item
+            for key, item in message.items()
+            if item is not None or key not in _MESSAGE_FIELDS
+        }
     role = message.get("role")
-    if isinstance(role, str):
+    if isinstance(role, str) and role.lower() != role:
         message["role"] = role.lower()
     return message
 
@@ -286,17 +328,6 @@ def _reject_overflow(text: str) -> float:
     return value
 
 
-def _go_char(char: str) -> str:
-    """Go's ``quoteChar``: ``'x'``, with quote and backslash escaped, control chars by name."""
-    if char == "'":
-        return "'\\''"
-    if char == '"':
-        return "'\"'"
-    if char.isprintable():
-        return f"'{char}'"
-    return "'" + json.dumps(char)[1:-1] + "'"
-
-
 def _decode_error(raw: bytes) -> BadRequest:
     """Go's message for malformed JSON (computed only on the error path)."""
     text = raw.decode("utf-8", errors="replace")
@@ -315,10 +346,10 @@ def _decode_error(raw: bytes) -> BadRequest:
             return BadRequest("unexpected EOF")
         char = text[exc.pos]
         if exc.msg.startswith("Invalid control character"):
-            return BadRequest(f"invalid character {_go_char(char)} in string literal")
+            return BadRequest(f"invalid character {json_char(char)} in string literal")
         if exc.msg.startswith("Invalid \\escape"):
             char = text[exc.pos + 1 : exc.pos + 2]
-            return BadRequest(f"invalid character {_go_char(char)} in string escape code")
+            return BadRequest(f"invalid character {json_char(char)} in string escape code")
         for prefix, where in _GO_SYNTAX:
             if exc.msg.startswith(prefix):
                 return BadRequest(f"invalid character '{char}' {where}")
@@ -337,7 +368,39 @@ def _replace_each_invalid_byte(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("ollamakit-go-replace", _replace_each_invalid_byte)
 
 
-def _decode_json(raw: bytes) -> Any:
+# A large body's big arrays are decoded this many items at a time (see _decode_piecewise).
+_PIECEWISE_BYTES = 1 << 20
+_BATCH_ITEMS = 4096
+
+
+def _decode_piecewise(raw: bytes) -> dict[str, Any] | None:
+    """A large JSON object decoded so that no single call holds the interpreter long.
+
+    msgspec decodes a whole document in one call, during which no other thread runs: for a
+    64 MiB chat of two million messages that stops the event loop for a second or more. Here
+    the top level is split into raw fields first (a fast scan), and each large array into
+    raw items decoded a few thousand at a time, so other threads run in between. None when
+    the body is not a well-formed object: the caller then decodes it whole, errors included.
+    """
+    try:
+        fields = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+        body: dict[str, Any] = {}
+        for key, value in fields.items():
+            if len(value) < _PIECEWISE_BYTES or memoryview(value)[:1].tobytes() != b"[":
+                body[key] = msgspec.json.decode(value)
+                continue
+            items = msgspec.json.decode(value, type=list[msgspec.Raw])
+            decoded: list[Any] = []
+            for start in range(0, len(items), _BATCH_ITEMS):
+                batch = b",".join(items[start : start + _BATCH_ITEMS])
+                decoded += msgspec.json.decode(b"[" + batch + b"]")
+            body[key] = decoded
+        return body
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def decode_json(raw: bytes) -> Any:
     """JSON as Go's ``encoding/json`` reads it, whatever msgspec version is installed.
 
     Invalid UTF-8 inside strings becomes U+FFFD instead of an error. msgspec reported it as
@@ -345,6 +408,10 @@ def _decode_json(raw: bytes) -> Any:
     depend on the exception: any failure on bytes that are not valid UTF-8 retries once on the
     repaired text, and the fast path (valid input) pays nothing.
     """
+    if len(raw) > _PIECEWISE_BYTES and raw.lstrip()[:1] == b"{":
+        body = _decode_piecewise(raw)
+        if body is not None:
+            return body
     try:
         return msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
@@ -360,17 +427,29 @@ def _decode_json(raw: bytes) -> Any:
     raise _decode_error(raw) from None
 
 
+#: Bodies up to this size are decoded on the event loop (well under a millisecond); larger
+#: ones in a worker thread, so a 64 MiB chat does not hold up every other request.
+INLINE_BODY_BYTES = 64 << 10
+
+
+async def decode_request(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """:func:`decode_body`, in a worker thread when ``raw`` is large."""
+    if len(raw) <= INLINE_BODY_BYTES:
+        return decode_body(raw, spec)
+    return await asyncio.to_thread(decode_body, raw, spec)
+
+
 def decode_body(raw: bytes, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """Decode and type-check a request body; raises :class:`BadRequest`."""
     struct = spec[0]
     if not raw.strip():
         raise BadRequest("missing request body")
-    data = _decode_json(raw)
+    data = decode_json(raw)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise BadRequest(
-            f"json: cannot unmarshal {_json_kind(data)} into Go value of type api.{struct}"
+            f"json: cannot unmarshal {json_kind(data)} into Go value of type api.{struct}"
         )
     return check_body(data, spec)
 
@@ -390,14 +469,21 @@ def check_body(data: dict[str, Any], spec: tuple[str, dict[str, str]]) -> dict[s
     return body
 
 
+def check_registry_name(name: ModelName) -> None:
+    """A name used to reach a registry: its host may carry a port, which must be a number
+    (``a:../ns/m`` is a valid name, but no registry can be at ``a:..``)."""
+    host, _, port = name.host.partition(":")
+    if port and not (port.isdigit() and port.isascii() and int(port) <= 65535 and host):
+        raise BadRequest("invalid model name")
+
+
 def keep_alive_ns(value: Any) -> int | None:
     """``keep_alive`` as Ollama reads it: seconds (number) or a Go duration; negative means
     forever (returned as -1). None when absent."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        type_name = {"bool": "bool", "array": "[]interface {}", "object": "map[string]interface {}"}
-        raise BadRequest(f"Unsupported type: '{type_name.get(_json_kind(value), 'unknown')}'")
+        raise BadRequest(f"Unsupported type: '{type_name(value, decoded_json=True)}'")
     if isinstance(value, str):
         try:
             nanoseconds = parse_duration(value)

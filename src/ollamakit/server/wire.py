@@ -3,18 +3,20 @@ formatting, JSON and durations.
 
 Ollama is written in Go, and clients (and people diffing outputs) see Go's formatting: RFC 3339
 timestamps with trimmed nanoseconds, ``%v`` numbers (``1`` not ``1.0``), ``encoding/json``'s
-HTML-escaped output for stored JSON layers. The helpers here reproduce those where it shows.
+HTML-escaped output for stored JSON layers. The helpers here reproduce those where it shows,
+with the quoting, JSON and float formatting of :mod:`.gofmt`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
+
+from .gofmt import decoded_json, format_float, marshal, quote
 
 __all__ = [
     "FOREVER_NS",
@@ -28,6 +30,7 @@ __all__ = [
     "rfc3339_utc_now",
 ]
 
+#: Go's ``math.MaxInt64`` duration, used for a negative keep_alive ("forever").
 FOREVER_NS = (1 << 63) - 1
 
 _GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
@@ -43,8 +46,6 @@ def go_bool(value: str) -> bool:
     return text in _GO_TRUE or text not in _GO_FALSE
 
 
-"""Go's ``math.MaxInt64`` duration, used for a negative keep_alive ("forever")."""
-
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -53,63 +54,11 @@ def json_bytes(value: Any) -> bytes:
     return _ENCODER.encode(value)
 
 
-def _normalise_numbers(value: Any) -> Any:
-    # Go decodes JSON numbers into float64 and prints integral ones without a fraction.
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _normalise_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_normalise_numbers(item) for item in value]
-    return value
-
-
 def go_json(value: Any) -> bytes:
-    """``json.NewEncoder(w).Encode(v)`` of a decoded JSON value: sorted keys, HTML characters
-    escaped, integral floats without a fraction, trailing newline. Used for stored layers so
-    that a blob's digest does not depend on how the client spelled its numbers."""
-    text = msgspec.json.encode(_normalise_numbers(value), order="sorted").decode()
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text.encode() + b"\n"
-
-
-def _go_float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        sign = "-" if exponent.startswith("-") else "+"
-        digits = exponent.lstrip("+-").rjust(2, "0")
-        text = f"{mantissa}e{sign}{digits}"
-    return text
-
-
-def _go_quote(text: str) -> str:
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    """``json.NewEncoder(w).Encode(v)`` of a decoded JSON value: numbers as the float64s Go
+    decodes them into, sorted keys, HTML characters escaped, trailing newline. Used for stored
+    layers so that a blob's digest does not depend on how the client spelled its numbers."""
+    return marshal(decoded_json(value)).encode() + b"\n"
 
 
 def go_value(value: Any, *, sharp: bool) -> str:
@@ -119,9 +68,9 @@ def go_value(value: Any, *, sharp: bool) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return format_float(value)
     if isinstance(value, str):
-        return _go_quote(value) if sharp else value
+        return quote(value) if sharp else value
     if value is None:
         return "<nil>"
     return str(value)

@@ -12,12 +12,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ..account import account_routes
-from ..middleware import BodyLimitMiddleware, ServerMiddleware, is_loopback_bind
+from ..middleware import TOO_LARGE, BodyLimitMiddleware, ServerMiddleware, is_loopback_bind
 from ..service.server import Service
 from ..settings import ServerConfig
+from ..wire import json_bytes
+from .anthropic import anthropic_routes
+from .anthropic_wire import anthropic_error
 from .http import json_response
 from .native import native_routes
-from .openai import openai_routes
+from .openai import openai_error, openai_routes
+from .responses import responses_routes
 
 __all__ = ["create_app"]
 
@@ -46,6 +50,8 @@ def create_app(config: ServerConfig) -> Starlette:
     routes = [
         *native_routes(service),
         *openai_routes(service),
+        *anthropic_routes(service),
+        *responses_routes(service),
         *account_routes(config.cloud_url, no_cloud=config.no_cloud),
     ]
 
@@ -64,7 +70,16 @@ def create_app(config: ServerConfig) -> Starlette:
     )
     app.state.service = service
     # Added first, so it runs inside ServerMiddleware: host check and access log see the 413.
-    app.add_middleware(BodyLimitMiddleware, limit=config.max_body, exempt=("/api/blobs/",))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=config.max_body,
+        exempt=("/api/blobs/",),
+        # The first prefix that matches wins: Anthropic's route before the rest of /v1.
+        too_large={
+            "/v1/messages": json_bytes(anthropic_error(TOO_LARGE, 413)),
+            "/v1/": json_bytes(openai_error(TOO_LARGE, 413)),
+        },
+    )
     app.add_middleware(
         ServerMiddleware,
         loopback=is_loopback_bind(config.host),

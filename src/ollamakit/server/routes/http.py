@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from ..service.errors import RequestCanceled, is_expected, message_for, status_for
 from ..service.events import Delta, Done, Event, Failed, collect
 from ..service.generation import Generation
-from ..validate import decode_body
+from ..validate import BadRequest, decode_request
 from ..wire import json_bytes
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Handler",
     "StreamBody",
     "decode",
+    "decode_foreign",
+    "decode_foreign_body",
     "collected",
     "endpoint",
     "error_response",
@@ -37,6 +39,7 @@ __all__ = [
     "json_response",
     "large_json_response",
     "read_body",
+    "sse_events",
     "started",
 ]
 
@@ -90,7 +93,28 @@ async def read_body(request: Request) -> bytes:
 
 async def decode(request: Request, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """The body decoded and type-checked against one of ``validate``'s field tables."""
-    return decode_body(await read_body(request), spec)
+    return await decode_request(await read_body(request), spec)
+
+
+async def decode_foreign(
+    request: Request, spec: tuple[str, dict[str, str]], package: str
+) -> dict[str, Any]:
+    """Decode the body of a non-native API (OpenAI's, Anthropic's) as Ollama's middleware
+    does: an empty body is gin's ``EOF``, and Go's messages name the request structs of the
+    API's own Go ``package`` rather than ``api``."""
+    return await decode_foreign_body(await read_body(request), spec, package)
+
+
+async def decode_foreign_body(
+    raw: bytes, spec: tuple[str, dict[str, str]], package: str
+) -> dict[str, Any]:
+    """:func:`decode_foreign` of a body already read."""
+    if not raw.strip():
+        raise BadRequest("EOF")
+    try:
+        return await decode_request(raw, spec)
+    except BadRequest as exc:
+        raise BadRequest(exc.message.replace("type api.", f"type {package}."), exc.status) from None
 
 
 async def _until_disconnect(request: Request) -> None:
@@ -136,6 +160,22 @@ async def started(
     if isinstance(first, Failed):
         raise Answered(first.error)
     return first, events
+
+
+async def sse_events(
+    first: Event, rest: AsyncIterator[Event], convert: Callable[[Event], list[bytes]]
+) -> AsyncIterator[bytes]:
+    """The server-sent events of a started generation (see :func:`started`): each event
+    converted by a foreign API's stream, up to the first that is not a delta (done or
+    failed), which ends the stream."""
+    event = first
+    while True:
+        chunks = convert(event)
+        if chunks:
+            yield b"".join(chunks)
+        if not isinstance(event, Delta):
+            return
+        event = await anext(rest)
 
 
 def report(request: Request, exc: BaseException) -> None:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..._version import __version__
+from ..._version import OLLAMA_VERSION, __version__
 from ..service.errors import message_for
 from ..service.events import Delta, Done, Event
 from ..service.generation import GenerationPlan
@@ -126,7 +126,10 @@ class NativeAPI:
         return PlainTextResponse("Ollama is running")
 
     async def version(self, request: Request) -> Response:
-        return json_response({"version": __version__})
+        # Clients compare this with Ollama's releases: the one whose API is implemented.
+        response = json_response({"version": OLLAMA_VERSION, "ollamakit": __version__})
+        response.headers["x-ollamakit-version"] = __version__
+        return response
 
     async def tags(self, request: Request) -> Response:
         return json_response({"models": await self.catalog.list_models()})

@@ -22,7 +22,6 @@ import random
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -30,22 +29,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...names import ModelName
+from ..gofmt import type_name
 from ..service.errors import message_for
 from ..service.events import Delta, Done, Event, Failed
 from ..service.generation import GenerationPlan
 from ..service.requests import ChatRequest, EmbedRequest, GenerateRequest
 from ..service.server import Service
-from ..validate import CHAT, EMBED, GENERATE, BadRequest, check_body, decode_body, type_mismatch
-from ..wire import json_bytes
+from ..validate import CHAT, EMBED, GENERATE, BadRequest, check_body, number_field, type_mismatch
+from ..wire import go_value, json_bytes
 from .http import (
     SSE_TYPE,
     StreamBody,
     collected,
+    decode_foreign,
     endpoint,
     guarded,
     json_response,
     large_json_response,
-    read_body,
+    sse_events,
     started,
 )
 
@@ -103,7 +104,7 @@ EMBED_REQUEST = (
     {"model": "string", "input": "json", "dimensions": "int", "encoding_format": "string"},
 )
 
-# reasoning_effort -> native ``think``.
+# reasoning_effort (and the Responses API's reasoning.effort) -> native ``think``.
 _EFFORTS: dict[str, bool | str] = {
     "none": False,
     "minimal": "low",
@@ -139,43 +140,12 @@ def sse(value: Any) -> bytes:
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
-def go_type_name(value: Any) -> str:
-    """Go's ``%T`` of a decoded JSON value."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "[]interface {}"
-    return "map[string]interface {}"
-
-
 # -- request decoding ---------------------------------------------------------------------
 
 
 async def decode(request: Request, spec: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """Decode a ``/v1`` body: Ollama's messages, with the ``openai`` package's type names."""
-    raw = await read_body(request)
-    if not raw.strip():
-        raise BadRequest("EOF")  # gin's ShouldBindJSON on an empty body
-    try:
-        return decode_body(raw, spec)
-    except BadRequest as exc:
-        # The OpenAI request structs live in Go's ``openai`` package, not ``api``.
-        raise BadRequest(exc.message.replace("type api.", "type openai."), exc.status) from None
-
-
-def _number(body: dict[str, Any], key: str, struct_name: str, go_type: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise type_mismatch(value, f"{struct_name}.{key}", go_type)
-    return float(value)
+    return await decode_foreign(request, spec, "openai")
 
 
 def _stops(value: Any, *, strict: bool) -> list[str] | None:
@@ -190,7 +160,7 @@ def _stops(value: Any, *, strict: bool) -> list[str] | None:
         if isinstance(item, str):
             stops.append(item)
         elif strict:
-            raise BadRequest(f"invalid type for 'stop' field: {go_type_name(item)}")
+            raise BadRequest(f"invalid type for 'stop' field: {type_name(item, decoded_json=True)}")
     return stops
 
 
@@ -218,20 +188,20 @@ def _sampling_options(
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
     if max_tokens is not None:
         options["num_predict"] = max_tokens
-    temperature = _number(body, "temperature", struct_name, float_type)
+    temperature = number_field(body, "temperature", struct_name, float_type)
     options["temperature"] = 1.0 if temperature is None else temperature
     if body.get("seed") is not None:
         options["seed"] = body["seed"]
     for key in ("frequency_penalty", "presence_penalty"):
-        value = _number(body, key, struct_name, float_type)
+        value = number_field(body, key, struct_name, float_type)
         if value is not None:
             options[key] = value
-    top_p = _number(body, "top_p", struct_name, float_type)
+    top_p = number_field(body, "top_p", struct_name, float_type)
     options["top_p"] = 1.0 if top_p is None else top_p
     return options
 
 
-def _image_data(url: str) -> str:
+def image_data(url: str) -> str:
     """The base64 payload of a ``data:`` URL, checked to decode."""
     if url.startswith(("http://", "https://")):
         raise BadRequest(
@@ -328,7 +298,9 @@ def native_messages(messages: Any) -> list[dict[str, Any]]:
         elif calls is not None:
             out.append({"role": role, "content": "", **extra})
         else:
-            raise BadRequest(f"invalid message content type: {go_type_name(content)}")
+            raise BadRequest(
+                f"invalid message content type: {type_name(content, decoded_json=True)}"
+            )
     return out
 
 
@@ -346,7 +318,7 @@ def _native_part(role: str, part: Any) -> dict[str, Any]:
         url = image.get("url") if isinstance(image, dict) else image
         if not isinstance(url, str):
             raise BadRequest("invalid message format")
-        return {"role": role, "content": "", "images": [_image_data(url)]}
+        return {"role": role, "content": "", "images": [image_data(url)]}
     raise BadRequest("invalid message format")
 
 
@@ -379,10 +351,17 @@ def _think(body: dict[str, Any]) -> bool | str | None:
         effort = body.get("reasoning_effort") or ""
     if not effort:
         return None
-    if not isinstance(effort, str) or effort not in _EFFORTS:
-        allowed = ", ".join(f'"{name}"' for name in list(_EFFORTS)[:-1])
+    if not isinstance(effort, str):
+        raise type_mismatch(effort, "ChatCompletionRequest.reasoning.effort", "string")
+    return think_for_effort(effort)
+
+
+def think_for_effort(effort: str) -> bool | str:
+    """A reasoning effort as the native ``think`` (Ollama's thinkFromReasoningEffort)."""
+    if effort not in _EFFORTS:
         raise BadRequest(
-            f"invalid reasoning value: '{effort}' (must be {allowed}, or \"{list(_EFFORTS)[-1]}\")"
+            f"invalid reasoning value: {go_value(effort, sharp=True)} (must be "
+            '"minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")'
         )
     return _EFFORTS[effort]
 
@@ -716,18 +695,7 @@ class OpenAIAPI:
         first, events = await started(request, generation)
         kind = ChatStream if chat else CompletionStream
         stream = kind(completion_id, created, parsed.model, include_usage)
-
-        async def body() -> AsyncIterator[bytes]:
-            event: Event = first
-            while True:
-                chunks = stream.convert(event)
-                if chunks:
-                    yield b"".join(chunks)
-                if not isinstance(event, Delta):
-                    return
-                event = await anext(events)
-
-        return StreamBody(body(), generation.cancel, SSE_TYPE)
+        return StreamBody(sse_events(first, events, stream.convert), generation.cancel, SSE_TYPE)
 
     async def chat_completions(self, request: Request) -> Response:
         body = await decode(request, CHAT_REQUEST)

@@ -8,11 +8,19 @@ import asyncio
 from typing import Any
 
 from ...names import ModelName, split_source_suffix
-from ..engine import LoadOptions, OptionError, parse_options, usable_threads
+from ..engine import LoadOptions, OptionError, kv_cache_type_for, parse_options, usable_threads
 from ..gguf import GGUFInfo
 from ..settings import ServerConfig
 from ..show import list_models, show_model
-from ..store import BlobWriter, DigestError, ModelEntry, Store, StoredModel, parse_digest
+from ..store import (
+    BlobWriter,
+    DamagedModelError,
+    DigestError,
+    ModelEntry,
+    Store,
+    StoredModel,
+    parse_digest,
+)
 from ..validate import BadRequest
 
 __all__ = ["Catalog", "capability_name"]
@@ -27,6 +35,7 @@ class Catalog:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.store = Store(config.models_dir, prune=config.prune)
+        self._kv_cache_type = kv_cache_type_for(config.kv_cache_type, config.flash_attention)
 
     # -- finding a model ------------------------------------------------------------------
 
@@ -40,7 +49,7 @@ class Catalog:
         name = ModelName.parse(base)
         if not name.is_valid:
             raise BadRequest("invalid model name")
-        model = await asyncio.to_thread(self.store.load, name)
+        model = await asyncio.to_thread(self.store.load, name, complete=True)
         if model is None:
             raise BadRequest(f"model '{text}' not found", 404)
         return model
@@ -74,6 +83,9 @@ class Catalog:
             num_batch=num_batch,
             num_thread=num_thread,
             use_mmap=bool(options.get("use_mmap")),
+            num_parallel=max(0, self.config.num_parallel),  # 0: decided when loading
+            flash_attention=self.config.flash_attention,
+            kv_cache_type=self._kv_cache_type,
         )
 
     def keep_alive(self, requested_ns: int | None) -> int:
@@ -114,18 +126,22 @@ class Catalog:
         if not await asyncio.to_thread(self.store.copy, source, destination):
             raise BadRequest(f'model "{source_text}" not found', 404)
 
-    async def existing(self, text: str) -> StoredModel:
-        """The model to delete: its name must be valid and present."""
+    async def existing(self, text: str) -> tuple[ModelName, StoredModel | None]:
+        """The model to delete: its name must be valid and present. The model is None when
+        its manifest is damaged: nothing of it can be loaded, yet it can be deleted."""
         name = ModelName.parse(text)
         if not text or not name.is_valid:
             raise BadRequest(f'name "{text}" is invalid')
-        model = await asyncio.to_thread(self.store.load, name)
+        try:
+            model = await asyncio.to_thread(self.store.load, name)
+        except DamagedModelError:
+            return name, None
         if model is None:
             raise BadRequest(f"model '{text}' not found", 404)
-        return model
+        return name, model
 
-    async def delete(self, model: StoredModel, text: str) -> None:
-        if not await asyncio.to_thread(self.store.delete, model.name):
+    async def delete(self, name: ModelName, text: str) -> None:
+        if not await asyncio.to_thread(self.store.delete, name):
             raise BadRequest(f"model '{text}' not found", 404)
 
     # -- blobs ----------------------------------------------------------------------------

@@ -42,8 +42,10 @@ class Delta:
 class Done:
     """The end of a generation. ``reason`` is Ollama's ``done_reason``: ``stop``, ``length``,
     ``load``/``unload`` for a request that only loaded or unloaded the model, or empty when
-    the client went away. Durations are nanoseconds; zero means "not measured" and is left
-    out of native answers, as Ollama does."""
+    the client went away. ``stop_sequence`` is the request's stop string that ended a
+    ``stop`` (None when the model ended its turn); native answers do not carry it, as in
+    Ollama. Durations are nanoseconds; zero means "not measured" and is left out of native
+    answers, as Ollama does."""
 
     reason: str
     prompt_eval_count: int = 0

@@ -68,6 +68,8 @@ class Generation:
         self.lease = lease
         self.job = Job(plan.cancel)
         self.shaper = plan.shaper()
+        # The prompt's length in tokens, known before the first event (0 until then).
+        self.prompt_tokens = 0
         self.job.start(self._work, lease)
 
     def cancel(self) -> None:
@@ -125,6 +127,7 @@ class Generation:
         plan = self.plan
         tokens = runner.tokenize(text, add_bos=not starts_with_bos(runner, text))
         tokens = runner.fit_prompt(tokens, plan.sampling, truncate=plan.truncate)
+        self.job.put("prompt_tokens", len(tokens))
         return runner.generate(
             tokens,
             plan.sampling,
@@ -158,6 +161,8 @@ class Generation:
                 pending += value
             elif kind == "prompt":
                 shaper.prompt_rendered(value)
+            elif kind == "prompt_tokens":
+                self.prompt_tokens = self.prompt_tokens or value
             elif kind == "error":
                 yield Failed(value)
                 return
@@ -181,4 +186,5 @@ class Generation:
             total_ns=time.perf_counter_ns() - plan.started_ns,
             context=result.prompt_tokens + result.output_tokens if plan.include_context else None,
             logprobs=logprobs,
+            stop_sequence=result.stop_sequence,
         )

@@ -68,9 +68,16 @@ async def _open(
         raise BadRequest(f"{capability_name(text)} does not support {needs}")
     think = request.think
     if think and "thinking" not in caps:
-        raise BadRequest(f'"{text}" does not support thinking')
+        if not request.relax_thinking:
+            raise BadRequest(f'"{text}" does not support thinking')
+        think = None
     if think is None and "thinking" in caps:
         think = True  # Ollama turns thinking on by default for models that can think
+    if isinstance(request, GenerateRequest):
+        prompting.check_images([{"images": request.images}], caps)
+    elif isinstance(request, ChatRequest):
+        # A chat may hold millions of messages: looked through in a worker.
+        await asyncio.to_thread(prompting.check_images, request.messages, caps)
     options = catalog.options(model, request.options)
     load = catalog.load_options(model, options)
     fmt = prompting.prompt_format(model, gguf)
@@ -95,7 +102,7 @@ def _plan(
         load=opening.load,
         keep_alive_ns=catalog.keep_alive(request.keep_alive_ns),
         prompt=prompt,
-        sampling=SamplingOptions.from_options(opening.options),
+        sampling=SamplingOptions.from_options(opening.options, shift=request.shift),
         truncate=request.truncate,
         grammar=request.format,
         thinking_tags=thinking_tags,

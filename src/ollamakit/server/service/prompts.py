@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..engine import Runner
-from ..prompt import PromptFormat
+from ..prompt import PromptFormat, truncate_chat
 from ..templates import Limits
 
 __all__ = ["ChatPrompt", "GeneratePrompt", "Prompt", "starts_with_bos"]
@@ -39,8 +39,8 @@ def _render(
     bos = eos = ""
     if fmt.kind == "jinja":
         if runner is not None:
-            bos = runner.detokenize([runner.llm.token_bos()])
-            eos = runner.detokenize([runner.llm.token_eos()])
+            bos = runner.detokenize([runner.token_bos()])
+            eos = runner.detokenize([runner.token_eos()])
         else:
             bos, eos = special_tokens()
     return fmt.render_messages(
@@ -51,8 +51,9 @@ def _render(
 @dataclass
 class ChatPrompt:
     """A chat. With ``truncate``, the oldest turns (never system messages or the last
-    message) are dropped until the prompt fits, as Ollama's ``chatPrompt`` does. ``limits``
-    bound the template's work (``prompt.render_limits``)."""
+    message) are dropped until the prompt fits, as Ollama's ``chatPrompt`` does, in O(log n)
+    renderings (``prompt.truncate_chat``). ``limits`` bound the template's work and carry the
+    request's cancel flag (``prompt.render_limits``)."""
 
     fmt: PromptFormat
     limits: Limits
@@ -67,21 +68,17 @@ class ChatPrompt:
         current = list(self.messages)
         if thought:
             current.append({"role": "assistant", "content": "", "thinking": thought})
-        text = self._render(runner, current)
         if not self.truncate or runner is None:
-            return text
+            return self._render(runner, current)
         room = self.num_predict if self.num_predict > 0 else 256
         limit = runner.n_ctx - max(1, min(room, runner.n_ctx // 4))
-        while len(runner.tokenize(text)) > limit:
-            index = next(
-                (i for i, item in enumerate(current[:-1]) if item.get("role") != "system"),
-                None,
-            )
-            if index is None:
-                break
-            del current[index]
-            text = self._render(runner, current)
-        return text
+        return truncate_chat(
+            current,
+            lambda part: self._render(runner, part),
+            lambda text: len(runner.tokenize(text)),
+            limit,
+            self.limits.cancel,
+        )
 
     def _render(self, runner: Runner | None, messages: list[dict[str, Any]]) -> str:
         return _render(
@@ -130,7 +127,7 @@ class GeneratePrompt:
 
 def starts_with_bos(runner: Runner, text: str) -> bool:
     """Whether the rendered prompt already begins with the BOS text (so none is added)."""
-    bos = runner.llm.token_bos()
+    bos = runner.token_bos()
     if bos < 0:
         return False
     piece = runner.detokenize([bos])

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..gofmt import quote
 from ..validate import BadRequest, keep_alive_ns, think_value
-from ..wire import go_value, json_bytes
+from ..wire import json_bytes
 
 __all__ = ["ChatRequest", "EmbedRequest", "GenerateRequest", "GenerationRequest", "grammar_spec"]
 
@@ -25,7 +26,7 @@ def grammar_spec(value: Any) -> tuple[str, str] | None:
         return ("json", "")
     if isinstance(value, dict):
         return ("schema", json_bytes(value).decode())
-    quoted = go_value(json_bytes(value).decode(), sharp=True)  # Go's %q of the raw JSON
+    quoted = quote(json_bytes(value))  # Go's %q of the raw JSON
     raise BadRequest(
         f'invalid format: {quoted}; expected "json" or a valid JSON Schema object', 500
     )
@@ -42,6 +43,7 @@ def _generation_fields(body: dict[str, Any]) -> dict[str, Any]:
         "options": body.get("options"),
         "think": think,
         "truncate": body.get("truncate", True),
+        "shift": body.get("shift", True),
         "render_only": bool(body.get("_debug_render_only")),
     }
 
@@ -66,8 +68,12 @@ class GenerationRequest:
     format: tuple[str, str] | None = None
     think: bool | str | None = None
     truncate: bool = True
+    shift: bool = True  # context shift when a generation fills the context
     logprobs: int | None = None
     render_only: bool = False
+    # Thinking asked of a model that cannot think is dropped instead of refused (Ollama does
+    # this for the Anthropic API, whose clients ask for thinking whatever the model).
+    relax_thinking: bool = False
 
 
 @dataclass

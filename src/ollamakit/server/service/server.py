@@ -9,22 +9,25 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...names import ModelName
+from .. import sizing
 from ..create import check_create_request, create_model
 from ..demo import install_demo_model, is_demo_name
 from ..engine import EmbedResult, LoadOptions, PromptTooLongError, Runner, l2_normalise
+from ..gguf import GGUFInfo
 from ..scheduler import Scheduler, runner_memory_estimate
 from ..settings import ServerConfig
 from ..store import StoredModel
-from ..validate import BadRequest
+from ..validate import BadRequest, check_registry_name
 from .catalog import Catalog
 from .events import Done
 from .generation import Generation, GenerationPlan
 from .jobs import Job
 from .planning import plan_chat, plan_generate
+from .prompts import starts_with_bos
 from .requests import ChatRequest, EmbedRequest, GenerateRequest
 
 __all__ = ["Embeddings", "RunningModel", "Service"]
@@ -86,7 +89,24 @@ class Service:
         gguf = self.catalog.gguf(model)
         pooling = gguf is not None and gguf.arch_value("pooling_type") is not None
         adapter = model.adapter_paths[0] if model.adapter_paths else None
+        if load.num_parallel <= 0:
+            load = replace(load, num_parallel=self._default_parallel(model, gguf, load))
         return Runner(model.model_path, load, pooling=pooling, adapter=adapter)
+
+    @staticmethod
+    def _default_parallel(model: StoredModel, gguf: GGUFInfo | None, load: LoadOptions) -> int:
+        """Ollama's rule: 4 slots when they fit in the memory available now, else 1."""
+        needed = 0
+        if gguf is not None and model.model_layer is not None:
+            needed = sizing.estimate_bytes(
+                gguf,
+                model.model_layer.size,
+                num_ctx=load.num_ctx,
+                num_parallel=sizing.DEFAULT_PARALLEL,
+                num_batch=load.num_batch,
+                kv_cache_type=load.kv_cache_type,
+            )
+        return sizing.default_num_parallel(needed, sizing.available_memory())
 
     # -- generation -----------------------------------------------------------------------
 
@@ -111,6 +131,27 @@ class Service:
         worker: a long chat takes a while to render; ``plan.cancel`` stops it)."""
         prompt = plan.prompt
         return "" if prompt is None else await asyncio.to_thread(prompt.render, None)
+
+    async def count_tokens(self, plan: GenerationPlan) -> int:
+        """The tokens of the prompt ``plan`` would give the model, rendered with its template
+        and tokenized by it (the model is loaded if it is not). Tokenizing only reads the
+        vocabulary, so it does not wait for the model's turn; ``plan.cancel`` stops it."""
+        prompt = plan.prompt
+        if prompt is None:
+            return 0
+        lease = await self.scheduler.acquire(
+            plan.model, plan.load, plan.keep_alive_ns, compute=False
+        )
+
+        def work(job: Job) -> int:
+            runner = lease.runner
+            text = prompt.render(runner)
+            return len(runner.tokenize(text, add_bos=not starts_with_bos(runner, text)))
+
+        job = Job(plan.cancel)
+        job.start(work, lease)
+        count: int = await job.result()
+        return count
 
     async def generate(self, plan: GenerationPlan) -> Generation:
         """Wait for the model (and this request's turn on it) and start generating."""
@@ -194,9 +235,10 @@ class Service:
         return out
 
     async def delete(self, text: str) -> None:
-        model = await self.catalog.existing(text)
-        await self.scheduler.unload(model)
-        await self.catalog.delete(model, text)
+        name, model = await self.catalog.existing(text)
+        if model is not None:
+            await self.scheduler.unload(model)
+        await self.catalog.delete(name, text)
 
     # -- store operations with progress ---------------------------------------------------
 
@@ -205,6 +247,7 @@ class Service:
         name = ModelName.parse(text)
         if not text or not name.is_valid:
             raise BadRequest("invalid model name")
+        check_registry_name(name)
         if is_demo_name(name):
             store = self.catalog.store
             return self._progress(
@@ -219,7 +262,9 @@ class Service:
         from ..registry import push_job, push_name
 
         insecure = bool(body.get("insecure"))
-        return self._progress(push_job(self.catalog.store, push_name(body), insecure=insecure))
+        name = push_name(body)
+        check_registry_name(name)
+        return self._progress(push_job(self.catalog.store, name, insecure=insecure))
 
     async def create(self, body: dict[str, Any]) -> Job:
         # Checking parses the template: in a worker.
