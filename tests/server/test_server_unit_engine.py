@@ -169,6 +169,66 @@ def test_stop_filter_holds_back_partial_matches() -> None:
     assert StopFilter([]).feed("anything") == ("anything", False)
 
 
+def _reference_stop_filter(stops: list[str], pieces: list[str]) -> tuple[str, str | None]:
+    """What a stop filter must emit for ``pieces``: everything before the earliest stop
+    string that is complete once a piece arrives, else all the text."""
+    seen = ""
+    for piece in pieces:
+        seen += piece
+        found = [(seen.find(stop), stop) for stop in stops if stop and stop in seen]
+        if found:
+            index, stop = min(found, key=lambda item: item[0])
+            return seen[:index], stop
+    return seen, None
+
+
+def test_stop_filter_matches_the_reference_on_random_text() -> None:
+    import random
+
+    chance = random.Random(7)
+    for _ in range(3000):
+        stops = ["".join(chance.choices("ab", k=chance.randint(1, 6))) for _ in range(3)]
+        text = "".join(chance.choices("abc", k=chance.randint(0, 30)))
+        cuts = sorted(chance.sample(range(1, len(text) + 1), k=min(len(text), 4)))
+        pieces = [text[start:end] for start, end in zip([0, *cuts], [*cuts, len(text)])]
+        stopper = StopFilter(stops)
+        emitted, hit = "", False
+        for piece in pieces:
+            safe, hit = stopper.feed(piece)
+            emitted += safe
+            # Nothing emitted may be the start of a stop string that the rest could finish.
+            assert not any(
+                emitted.endswith(stop[:length])
+                for stop in stops
+                for length in range(1, len(stop))
+                if not hit and stopper.pending == ""
+            )
+            if hit:
+                break
+        if not hit:
+            emitted += stopper.flush()
+        expected, matched = _reference_stop_filter(stops, pieces)
+        assert (emitted, stopper.matched if hit else None) == (expected, matched), (stops, pieces)
+
+
+def test_stop_filter_holds_back_a_long_partial_match() -> None:
+    # Long stop strings that the text keeps almost matching (each token cost the square of
+    # their length before the matchers kept state).
+    stop = "a" * 50_000 + "b"
+    stopper = StopFilter([stop, stop, "x" * 100_000])
+    emitted = ""
+    for _ in range(200):
+        safe, hit = stopper.feed("aaaa")
+        emitted += safe
+        assert not hit
+    assert emitted == "" and stopper.pending == "a" * 800
+    assert len(stopper.stops) == 2  # duplicates are matched once
+    assert stopper.feed("b") == ("a" * 800 + "b", False)
+    assert stopper.feed("a" * 49_999) == ("", False)
+    assert stopper.feed("aab") == ("a", True)
+    assert stopper.matched == stop
+
+
 def test_l2_normalise_and_dimensions() -> None:
     vector = [3.0, 4.0, 12.0]
     unit = l2_normalise(vector)

@@ -44,7 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sampling import Sampler, StopFilter, logits_row, logprob_record
+from .sampling import Sampler, logits_row, logprob_record
+from .stops import StopFilter
 
 __all__ = ["Batcher", "GenerationResult", "Sequence", "SequenceSpec"]
 

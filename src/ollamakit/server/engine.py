@@ -29,7 +29,8 @@ from typing import Any
 
 from .batching import Batcher, GenerationResult, SequenceSpec
 from .embedding import Embedder, EmbedResult
-from .sampling import Sampler, StopFilter
+from .sampling import Sampler
+from .stops import StopFilter
 from .validate import BadRequest
 
 __all__ = [

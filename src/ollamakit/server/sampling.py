@@ -1,5 +1,5 @@
-"""Choosing each sequence's next token: llama.cpp sampler chains, grammar, log-probabilities,
-and stop strings.
+"""Choosing each sequence's next token: llama.cpp sampler chains, grammar and log-probabilities
+(stop strings are in :mod:`.stops`).
 
 Every generation owns one :class:`Sampler` (its own seed, penalties history and grammar
 state), so a request samples the same tokens whether it runs alone or batched with others:
@@ -11,53 +11,13 @@ from __future__ import annotations
 import ctypes
 import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .engine import SamplingOptions
 
-__all__ = ["Sampler", "StopFilter", "logprob_record"]
-
-
-class StopFilter:
-    """Holds back text that could be the start of a stop sequence, so a stop string split
-    across tokens never leaks to the client."""
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self.stops = [stop for stop in stops if stop]
-        self.pending = ""
-        self.matched: str | None = None  # the stop sequence that was hit
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        """Returns text safe to emit and whether a stop sequence was hit."""
-        if not self.stops:
-            return text, False
-        buffer = self.pending + text
-        cut = -1
-        for stop in self.stops:
-            index = buffer.find(stop)
-            if index >= 0 and (cut < 0 or index < cut):
-                cut = index
-                self.matched = stop
-        if cut >= 0:
-            self.pending = ""
-            return buffer[:cut], True
-        hold = 0
-        for stop in self.stops:
-            for length in range(min(len(stop) - 1, len(buffer)), 0, -1):
-                if buffer.endswith(stop[:length]):
-                    hold = max(hold, length)
-                    break
-        if hold:
-            self.pending = buffer[-hold:]
-            return buffer[:-hold], False
-        self.pending = ""
-        return buffer, False
-
-    def flush(self) -> str:
-        text, self.pending = self.pending, ""
-        return text
+__all__ = ["Sampler", "logprob_record"]
 
 
 class Sampler:
