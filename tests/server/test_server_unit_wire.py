@@ -152,6 +152,16 @@ def test_decode_body_go_errors() -> None:
             "GenerateRequest.context of type int",
         ),
         (
+            b'{"context": [1, 9223372036854775808]}',
+            "json: cannot unmarshal number 9223372036854775808 into Go struct field "
+            "GenerateRequest.context of type int",
+        ),
+        (
+            b'{"context": [-9223372036854775809]}',
+            "json: cannot unmarshal number -9223372036854775809 into Go struct field "
+            "GenerateRequest.context of type int",
+        ),
+        (
             b'{"options": []}',
             "json: cannot unmarshal array into Go struct field "
             "GenerateRequest.options of type map[string]interface {}",
@@ -164,6 +174,9 @@ def test_decode_body_go_errors() -> None:
         with pytest.raises(BadRequest) as caught:
             decode_body(raw, GENERATE)
         assert caught.value.message == message, raw
+    # The ends of Go's 64-bit int are in range.
+    extremes = b'{"context": [-9223372036854775808, 9223372036854775807]}'
+    assert decode_body(extremes, GENERATE)["context"] == [-(2**63), 2**63 - 1]
     chat = decode_body(b'{"messages":[{"role":"USER","content":"hi"}]}', CHAT)
     assert chat["messages"] == [{"role": "user", "content": "hi"}]
     with pytest.raises(BadRequest) as caught:

@@ -220,6 +220,9 @@ def optional_string(fields: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
+_GO_INT_MIN, _GO_INT_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def _check(value: Any, go_type: str, where: str) -> Any:
     """Check one field; returns the value to keep (``None`` for JSON null)."""
     if value is None:
@@ -239,6 +242,8 @@ def _check(value: Any, go_type: str, where: str) -> Any:
             if not value.is_integer():
                 raise type_mismatch(value, where, "int")
             value = int(value)
+        if not _GO_INT_MIN <= value <= _GO_INT_MAX:  # Go's int is 64 bits: out of range
+            raise type_mismatch(value, where, "int")
     elif go_type == "[]int":
         if not isinstance(value, list):
             raise type_mismatch(value, where, "[]int")
