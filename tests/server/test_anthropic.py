@@ -70,6 +70,13 @@ def tools_model(embedded: ServerProcess, demo_model: str) -> str:
     return "anthropic-tools"
 
 
+def _without_request_id(body: Any) -> Any:
+    """An error body with its request id checked (``req_`` and 24 hex digits) and removed."""
+    assert isinstance(body, dict)
+    assert re.fullmatch(r"req_[0-9a-f]{24}", body.pop("request_id"))
+    return body
+
+
 def _sse(text: str) -> list[tuple[str, dict[str, Any]]]:
     """``event:``/``data:`` pairs of a raw stream, checked to be well framed."""
     assert text.endswith("\n\n")
@@ -303,7 +310,7 @@ def test_tool_use_round_trip(client: anthropic.Anthropic, tools_model: str) -> N
 def test_tools_on_a_model_without_tool_support(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model=DEMO, messages=HELLO, tools=[WEATHER_TOOL], **TINY)
-    assert caught.value.body == {
+    assert _without_request_id(caught.value.body) == {
         "type": "error",
         "error": {
             "type": "invalid_request_error",
@@ -337,7 +344,7 @@ def test_unknown_model(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         client.messages.create(model="no-such-model", messages=HELLO, **TINY)
     assert caught.value.status_code == 404
-    assert caught.value.body == {
+    assert _without_request_id(caught.value.body) == {
         "type": "error",
         "error": {"type": "not_found_error", "message": "model 'no-such-model' not found"},
     }
@@ -401,7 +408,7 @@ def test_huge_and_deep_input(embedded: ServerProcess, demo_model: str) -> None:
     over = b'{"model": "x", "pad": "' + b"a" * (64 << 20) + b'"}'
     for path in ("/v1/messages", "/v1/messages/count_tokens?beta=true"):
         response = httpx.post(embedded.url + path, content=over, timeout=30)
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, _without_request_id(response.json())) == (
             413,
             {
                 "type": "error",
@@ -629,7 +636,8 @@ def test_stream_error_after_start() -> None:
     started = stream.convert(Delta(content="a"))
     failed = stream.convert(Failed(RuntimeError("boom")))
     events = _sse(b"".join([*started, *failed]).decode())
-    assert events[-1] == (
+    name, body = events[-1]
+    assert (name, _without_request_id(body)) == (
         "error",
         {"type": "error", "error": {"type": "api_error", "message": "boom"}},
     )

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import socket
 import time
+from collections.abc import Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -206,7 +207,8 @@ class BodyLimitMiddleware:
     messages, so disconnects are still seen. Not reading the rest is safe: the HTTP server
     discards what the client still sends once the response is complete.
 
-    ``too_large`` maps path prefixes to the 413 body of an API with its own error shape.
+    ``too_large`` maps path prefixes to what makes the 413 body of an API with its own error
+    shape (called per refusal: a body may carry a request id).
     """
 
     def __init__(
@@ -215,7 +217,7 @@ class BodyLimitMiddleware:
         *,
         limit: int,
         exempt: tuple[str, ...] = (),
-        too_large: dict[str, bytes] | None = None,
+        too_large: dict[str, Callable[[], bytes]] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
@@ -257,7 +259,7 @@ class BodyLimitMiddleware:
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         body = next(
-            (shaped for prefix, shaped in self.too_large.items() if path.startswith(prefix)),
+            (shaped() for prefix, shaped in self.too_large.items() if path.startswith(prefix)),
             BODY_TOO_LARGE,
         )
         response = Response(body, status_code=413, media_type="application/json; charset=utf-8")

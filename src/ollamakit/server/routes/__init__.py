@@ -76,8 +76,8 @@ def create_app(config: ServerConfig) -> Starlette:
         exempt=("/api/blobs/",),
         # The first prefix that matches wins: Anthropic's route before the rest of /v1.
         too_large={
-            "/v1/messages": json_bytes(anthropic_error(TOO_LARGE, 413)),
-            "/v1/": json_bytes(openai_error(TOO_LARGE, 413)),
+            "/v1/messages": lambda: json_bytes(anthropic_error(TOO_LARGE, 413)),
+            "/v1/": lambda: json_bytes(openai_error(TOO_LARGE, 413)),
         },
     )
     app.add_middleware(

@@ -6,7 +6,7 @@ images, ``tool_use`` and ``thinking`` blocks as one native message and its ``too
 blocks as ``tool`` messages, ``max_tokens``/``temperature``/``top_p``/``top_k``/
 ``stop_sequences`` as options, tools as functions, ``thinking`` (or ``output_config.effort``)
 as ``think``. The events come back as a ``message`` or as the server-sent events of a
-streamed one, and failures as ``{"type": "error", "error": {"type", "message"}}``.
+streamed one, and failures as ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
 
 Beyond Ollama: a stop sequence that ended the answer is reported (``stop_reason:
 "stop_sequence"`` with the ``stop_sequence``) where Ollama says ``end_turn``; a ``ping``
@@ -85,8 +85,14 @@ _ERROR_TYPES = {
 
 
 def anthropic_error(message: str, status: int) -> dict[str, Any]:
+    """Anthropic's error body; like Ollama's ``anthropic.NewError``, with a fresh request id
+    (Anthropic's SDKs show it in their exceptions)."""
     kind = _ERROR_TYPES.get(status, "api_error")
-    return {"type": "error", "error": {"type": kind, "message": message}}
+    return {
+        "type": "error",
+        "error": {"type": kind, "message": message},
+        "request_id": "req_" + secrets.token_hex(12),
+    }
 
 
 def message_id() -> str:
