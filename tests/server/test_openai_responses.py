@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -258,18 +257,6 @@ def test_reasoning(client: openai.OpenAI, think_model: str) -> None:
     # Off: no reasoning item.
     off = client.responses.create(**{**request, "reasoning": {"effort": "none"}})
     assert [item.type for item in off.output] == ["message"]
-
-
-@pytest.mark.server
-def test_disconnect_cancels_generation(client: openai.OpenAI) -> None:
-    long = {"model": DEMO, "input": "Tell me a long story.", "max_output_tokens": 3000}
-    with client.responses.create(stream=True, temperature=0, **long) as stream:
-        for _, event in zip(range(5), stream):
-            assert event.type != "response.completed"
-    # Had the 3000-token generation kept going, this would wait behind it.
-    started = time.monotonic()
-    client.responses.create(model=DEMO, input="Hi", **TINY)
-    assert time.monotonic() - started < 10
 
 
 @pytest.mark.server

@@ -41,13 +41,35 @@ def _quick(server: ServerProcess, model: str = DEMO, **extra: Any) -> httpx.Resp
     return httpx.post(server.url + "/api/generate", json=body, timeout=60)
 
 
-def test_disconnect_cancels_streaming_generation(sched: ServerProcess) -> None:
-    body = {"model": DEMO, "prompt": "Tell me a long story.", "options": LONG}
-    with httpx.stream("POST", sched.url + "/api/generate", json=body, timeout=60) as response:
-        lines = response.iter_lines()
-        for _ in range(3):
-            assert json.loads(next(lines))["done"] is False
-    # Had the 3000-token generation kept going, this would wait for it (~40 s here).
+STORY = [{"role": "user", "content": "Tell me a long story."}]
+OPENAI_LONG = {"max_tokens": 3000, "temperature": 0, "seed": 1, "stream": True}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/generate", {"prompt": "Tell me a long story.", "options": LONG}),
+        ("/api/chat", {"messages": STORY, "options": LONG}),
+        ("/v1/chat/completions", {"messages": STORY, **OPENAI_LONG}),
+        ("/v1/completions", {"prompt": "Tell me a long story.", **OPENAI_LONG}),
+        ("/v1/messages", {"messages": STORY, "max_tokens": 3000, "stream": True}),
+        (
+            "/v1/responses",
+            {"input": "Tell me a long story.", "max_output_tokens": 3000, "stream": True},
+        ),
+    ],
+    ids=["generate", "chat", "openai-chat", "openai-completions", "anthropic", "responses"],
+)
+def test_disconnect_cancels_streaming_generation(
+    sched: ServerProcess, path: str, body: dict[str, Any]
+) -> None:
+    request = {"model": DEMO, **body}
+    with httpx.stream("POST", sched.url + path, json=request, timeout=60) as response:
+        assert response.status_code == 200
+        lines = (line for line in response.iter_lines() if line.strip())
+        for _ in range(8):  # past the opening events: tokens are being generated
+            next(lines)
+    # One slot: had the 3000-token generation kept going, this would wait for it (~2 min).
     started = time.monotonic()
     assert _quick(sched).status_code == 200
     assert time.monotonic() - started < 10
