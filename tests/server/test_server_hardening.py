@@ -138,6 +138,61 @@ def test_null_fields_on_the_openai_routes(embedded: ServerProcess, demo_model: s
         assert vectors.status_code == 200, vectors.text
 
 
+# -- stop strings -------------------------------------------------------------------------
+
+
+def test_stop_strings_are_bounded_in_number_not_length(
+    http: httpx.Client, embedded: ServerProcess
+) -> None:
+    """Every token is checked against every distinct stop string on the thread that decodes
+    all slots: their number is capped; long ones and repeats cost nothing more."""
+    too_many = [f"<stop {index}>" for index in range(1001)]
+    refusal = 'option "stop" has 1001 strings, more than the 1000 allowed'
+    expect(
+        http.post(
+            "/api/generate",
+            json={"model": DEMO, "prompt": "Hi", "options": {"stop": too_many}},
+        ),
+        400,
+        refusal,
+    )
+    openai_reply = httpx.post(
+        embedded.url + "/v1/chat/completions",
+        json={"model": DEMO, "messages": [{"role": "user", "content": "Hi"}], "stop": too_many},
+        timeout=60,
+    )
+    assert openai_reply.status_code == 400
+    assert openai_reply.json()["error"]["message"] == refusal
+    anthropic_reply = httpx.post(
+        embedded.url + "/v1/messages",
+        json={
+            "model": DEMO,
+            "max_tokens": 4,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "stop_sequences": too_many,
+        },
+        timeout=60,
+    )
+    assert anthropic_reply.status_code == 400
+    assert anthropic_reply.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": refusal,
+    }
+    # 999 short distinct ones, each twice, and a long one: 1000 distinct.
+    allowed = [*too_many[:999], *too_many[:999], "x" * 100_000]
+    reply = http.post(
+        "/api/generate",
+        json={
+            "model": DEMO,
+            "prompt": "Hi",
+            "stream": False,
+            "options": {"stop": allowed, "num_predict": 4, "temperature": 0},
+        },
+    )
+    assert reply.status_code == 200, reply.text[:300]
+    assert reply.json()["done"] is True
+
+
 # -- version ------------------------------------------------------------------------------
 
 
