@@ -50,9 +50,12 @@ def warm(embedded: ServerProcess, demo_model: str) -> ServerProcess:
         ("chat: 1,500 messages to truncate", 1.0),
         ("generate: client leaves during a slow render", 1.0),
         ("chat: _debug_render_only of 100,000 messages", 0.5),
+        ("generate: 1,000 stop strings of 16 KB", 1.0),
     ],
 )
-def test_long_chats_and_departed_clients(warm: ServerProcess, name: str, scale: float) -> None:
+def test_long_chats_departed_clients_and_stop_strings(
+    warm: ServerProcess, name: str, scale: float
+) -> None:
     attack(warm, name, scale=scale)
 
 

@@ -338,6 +338,35 @@ def responses_huge_input(url: str, scale: float) -> tuple[str, bool]:
     return outcome, response.status_code == 400 and message == expected
 
 
+def _timed_generation(url: str, options: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    body = {"model": DEMO, "prompt": "Hi", "raw": True, "stream": False, "options": options}
+    started = time.perf_counter()
+    response = httpx.post(url + "/api/generate", json=body, timeout=600)
+    response.raise_for_status()
+    return time.perf_counter() - started, response.json()
+
+
+def many_stop_strings(url: str, scale: float) -> tuple[str, bool]:
+    """1,001 stop strings are refused; 1,000 of 16 KB each (16 MB), all starting like the
+    text, against a generation of 64 tokens without them."""
+    refused = httpx.post(
+        url + "/api/generate",
+        json={"model": DEMO, "prompt": "Hi", "options": {"stop": [str(i) for i in range(1001)]}},
+        timeout=60,
+    )
+    count = max(1, int(1000 * scale))
+    stops = [" " * 16_000 + str(index) for index in range(count)]
+    options = {"num_predict": 64, "temperature": 0, "seed": 1, "num_ctx": 512}
+    plain, alone = _timed_generation(url, options)
+    slowed, answer = _timed_generation(url, {**options, "stop": stops})
+    outcome = (
+        f"{refused.status_code} for 1,001; {count:,} of 16 KB: {answer['eval_count']} tokens "
+        f"in {slowed:.1f} s (without them {plain:.1f} s)"
+    )
+    same = answer["response"] == alone["response"]
+    return outcome, refused.status_code == 400 and same and slowed < 2 * plain + 1
+
+
 def _closed_after(sock: socket.socket, limit: float) -> float | None:
     """Seconds until the server closes ``sock`` (None if still open after ``limit``)."""
     started = time.perf_counter()
@@ -450,6 +479,7 @@ ATTACKS: dict[str, Attack] = {
     "chat: _debug_render_only of 100,000 messages": chat_debug_render,
     "chat: 60 MB body, 1.8 million messages": huge_body,
     "responses: 60 MB body, 1.8 million input items": responses_huge_input,
+    "generate: 1,000 stop strings of 16 KB": many_stop_strings,
     "connections: silent, trickling and stalled clients": slow_clients,
 }
 
