@@ -220,3 +220,32 @@ def test_context_shift(runner: Runner) -> None:
     assert len(stopped.tokens) + stopped.result.prompt_eval_count == window
     # Up to the shift both counted the same way.
     assert shifted.tokens[: len(stopped.tokens)] == stopped.tokens
+
+
+def test_greedy_takes_the_token_llama_cpp_greedy_takes(gguf: Path) -> None:
+    """Greedy sampling without penalties reads the largest logit with numpy instead of
+    llama.cpp's sampler; over a generation both pick the same tokens."""
+    import llama_cpp
+
+    from ollamakit.server.sampling import Sampler
+
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=256, n_threads=1, verbose=False)
+    try:
+        ctx = llm.ctx
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        greedy = SamplingOptions(temperature=0)
+        ours = Sampler(vocab, llm.n_vocab(), greedy, last_n=64, grammar=None)
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+        llm.eval(llm.tokenize(b"The three primary colours are"))
+        picked = []
+        for _ in range(24):
+            token = ours.sample(ctx, -1)
+            assert token == llama_cpp.llama_sampler_sample(chain, ctx, -1)
+            picked.append(token)
+            llm.eval([token])
+        assert len(set(picked)) > 3  # a real generation, not one token repeated
+        ours.close()
+        llama_cpp.llama_sampler_free(chain)
+    finally:
+        llm.close()
