@@ -75,6 +75,13 @@ class Reply:
     tokens: int
 
 
+# A new connection per request for both servers: llama-server closes idle keep-alive
+# connections, and a request sent on one just closed fails ("Server disconnected without
+# sending a response"), which would count against it. On loopback a connection costs far
+# less than a millisecond.
+FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
+
+
 class Contender:
     name = ""
 
@@ -90,7 +97,7 @@ class OllamakitServer(Contender):
 
     def __init__(self, url: str, threads: int, num_ctx: int) -> None:
         self.url = url
-        self.client = httpx.Client(timeout=600)
+        self.client = httpx.Client(timeout=600, limits=FRESH_CONNECTIONS)
         self.options = {"temperature": 0, "seed": 1, "num_thread": threads, "num_ctx": num_ctx}
 
     def run(self, text: str, num_predict: int) -> Reply:
@@ -129,7 +136,7 @@ class LlamaServer(Contender):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.client = httpx.Client(timeout=600)
+        self.client = httpx.Client(timeout=600, limits=FRESH_CONNECTIONS)
 
     def run(self, text: str, num_predict: int) -> Reply:
         body = {
