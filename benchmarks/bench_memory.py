@@ -19,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import emit, stop_children_on_sigterm, use_repo_source
-from bench_batch import start_ollamakit, stop, wait_ready
+from _common import (
+    emit,
+    start_ollamakit,
+    stop,
+    stop_children_on_sigterm,
+    use_repo_source,
+    wait_ready,
+)
 
 use_repo_source()
 
@@ -48,7 +54,9 @@ def rss_bytes(pid: int) -> int:
 
 
 def measure_one(settings: dict[str, str], workdir: Path, num_ctx: int) -> dict[str, Any]:
-    process, url, log_path = start_ollamakit(workdir, 1, 1, settings)
+    process, url, log_path = start_ollamakit(
+        workdir, {"OLLAMA_NUM_PARALLEL": "1", "OLLAMAKIT_NUM_THREADS": "1", **settings}
+    )
     try:
         wait_ready(process, url, "/api/version", log_path)
         pulled = httpx.post(url + "/api/pull", json={"model": MODEL, "stream": False}, timeout=300)
