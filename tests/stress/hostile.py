@@ -252,12 +252,18 @@ TINY = {"num_predict": 1, "temperature": 0, "seed": 1}
 SMALL_CONTEXT = {**TINY, "num_ctx": 512}
 
 
+def _timed_generation(url: str, options: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """Seconds a raw generation of "Hi" with ``options`` takes, and its answer."""
+    body = {"model": DEMO, "prompt": "Hi", "raw": True, "stream": False, "options": options}
+    started = time.perf_counter()
+    response = httpx.post(url + "/api/generate", json=body, timeout=300)
+    response.raise_for_status()
+    return time.perf_counter() - started, response.json()
+
+
 def _tiny_generation(url: str) -> float:
     """Seconds a one-token generation takes (the demo model is loaded first)."""
-    started = time.perf_counter()
-    body = {"model": DEMO, "prompt": "Hi", "raw": True, "stream": False, "options": SMALL_CONTEXT}
-    httpx.post(url + "/api/generate", json=body, timeout=300).raise_for_status()
-    return time.perf_counter() - started
+    return _timed_generation(url, SMALL_CONTEXT)[0]
 
 
 def chat_truncation(url: str, scale: float) -> tuple[str, bool]:
@@ -336,14 +342,6 @@ def responses_huge_input(url: str, scale: float) -> tuple[str, bool]:
     message = response.json().get("error", {}).get("message")
     outcome = f"{response.status_code} ({len(body) / 1e6:.0f} MB body): {message}"
     return outcome, response.status_code == 400 and message == expected
-
-
-def _timed_generation(url: str, options: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    body = {"model": DEMO, "prompt": "Hi", "raw": True, "stream": False, "options": options}
-    started = time.perf_counter()
-    response = httpx.post(url + "/api/generate", json=body, timeout=600)
-    response.raise_for_status()
-    return time.perf_counter() - started, response.json()
 
 
 def many_stop_strings(url: str, scale: float) -> tuple[str, bool]:
